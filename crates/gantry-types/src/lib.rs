@@ -1,0 +1,21 @@
+//! Gantry's shared vocabulary: the OpenAI-compatible wire types, the domain records the
+//! store keeps, typed IDs and the error body. Nothing here performs I/O.
+
+pub mod chat;
+pub mod embeddings;
+pub mod error;
+pub mod ids;
+pub mod models;
+pub mod trace;
+
+pub use chat::*;
+pub use embeddings::*;
+pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
+pub use ids::TraceId;
+pub use models::{ModelList, ModelObject};
+pub use trace::*;
+
+/// Seconds since the Unix epoch, as the OpenAI API reports `created`.
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,129 @@
+//! The record of one call through the gateway.
+
+use crate::ids::TraceId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What kind of call a trace records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceKind {
+    Chat,
+    Embeddings,
+}
+
+impl TraceKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceKind::Chat => "chat",
+            TraceKind::Embeddings => "embeddings",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "chat" => Some(TraceKind::Chat),
+            "embeddings" => Some(TraceKind::Embeddings),
+            _ => None,
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceStatus {
+    /// Answered.
+    Ok,
+    /// Failed: the request was bad, or every target failed.
+    Error,
+    /// The client went away before the answer was complete.
+    Cancelled,
+}
+
+impl TraceStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceStatus::Ok => "ok",
+            TraceStatus::Error => "error",
+            TraceStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ok" => Some(TraceStatus::Ok),
+            "error" => Some(TraceStatus::Error),
+            "cancelled" => Some(TraceStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// One try against one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The provider instance name from the config.
+    pub provider: String,
+    /// The model name sent upstream.
+    pub upstream_model: String,
+    pub started_at: DateTime<Utc>,
+    pub latency_ms: f64,
+    /// The upstream HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// Why it failed; `None` when it answered.
+    pub error: Option<String>,
+}
+
+/// A failure, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Everything recorded about one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    pub id: TraceId,
+    pub started_at: DateTime<Utc>,
+    pub kind: TraceKind,
+    /// The model name the client asked for.
+    pub requested_model: String,
+    /// The provider that answered (or the last one tried).
+    pub provider: Option<String>,
+    /// The upstream model that answered (or the last one tried).
+    pub upstream_model: Option<String>,
+    pub attempts: Vec<Attempt>,
+    pub status: TraceStatus,
+    /// The HTTP status the client got.
+    pub http_status: u16,
+    pub error: Option<TraceError>,
+    pub stream: bool,
+    /// The request: messages (or input) and parameters.
+    pub request: Value,
+    /// The response: the assistant message (or a summary of vectors).
+    pub response: Option<Value>,
+    pub finish_reason: Option<String>,
+    pub prompt_tokens: Option<u32>,
+    pub completion_tokens: Option<u32>,
+    pub total_tokens: Option<u32>,
+    pub latency_ms: f64,
+    /// Time to first token, for streams.
+    pub ttft_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+}
+
+/// Filters for listing traces; every field narrows the result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceFilter {
+    pub limit: Option<u32>,
+    pub model: Option<String>,
+    pub status: Option<TraceStatus>,
+    pub since: Option<DateTime<Utc>>,
+}
