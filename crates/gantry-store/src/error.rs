@@ -1,0 +1,36 @@
+//! Store errors, each with a stable machine code.
+
+use std::path::PathBuf;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory cannot be created or written.
+    #[error("data directory {path} is not usable: {reason}. Choose a writable directory with --data-dir.")]
+    DataDir { path: PathBuf, reason: String },
+    /// The database URL names a backend this build does not support.
+    #[error("unsupported database URL {0}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    /// Connecting or migrating failed.
+    #[error("could not open the store: {0}")]
+    Open(String),
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored row could not be read back.
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::DataDir { .. } => "data_dir_unusable",
+            StoreError::UnsupportedUrl(_) => "unsupported_database_url",
+            StoreError::Open(_) => "store_open_failed",
+            StoreError::Query(_) => "store_query_failed",
+            StoreError::Corrupt(_) => "store_corrupt",
+        }
+    }
+}
