@@ -1,1 +1,91 @@
-fn main() {}
+//! `gantry`: the command-line tool. Serves the gateway, talks to it, and manages what it stores.
+
+mod commands;
+mod table;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Gantry: an LLMOps platform in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "gantry", version, about)]
+struct Cli {
+    /// Config file (TOML). Default: ./gantry.toml when it exists, else built-in defaults.
+    #[arg(long, global = true, env = "GANTRY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (store, downloaded models). Default: the config's, else ./.gantry.
+    #[arg(long, global = true, env = "GANTRY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the OpenAI-compatible gateway.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Send one message and stream the answer.
+    Chat(commands::chat::ChatArgs),
+    /// Manage the embedded models.
+    Models {
+        #[command(subcommand)]
+        command: commands::models::ModelsCommand,
+    },
+    /// Inspect recorded calls.
+    Traces {
+        #[command(subcommand)]
+        command: commands::traces::TracesCommand,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,llama_cpp_2=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let context = commands::Context { config: cli.config, data_dir: cli.data_dir };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { listen } => commands::serve::run(&context, listen).await,
+            Command::Chat(args) => commands::chat::run(&context, args).await,
+            Command::Models { command } => commands::models::run(&context, command).await,
+            Command::Traces { command } => commands::traces::run(&context, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,21 @@
-//! placeholder
+//! Gantry's business functions: configuration, the model table and routing (fallback,
+//! retries, timeouts), the trace writer, and the gateway calls the server and CLI share.
+
+pub mod config;
+mod error;
+pub mod gateway;
+pub mod providers;
+pub mod recorder;
+pub mod router;
+pub mod service;
+pub mod stream;
+pub mod trace_writer;
+pub mod validate;
+
+pub use config::{Config, ConfigError, Overrides};
+pub use error::GatewayError;
+pub use gateway::{Call, Gateway};
+pub use gantry_local::Progress;
+pub use service::{Service, StartError};
+pub use stream::TracedStream;
+pub use trace_writer::{TraceSink, TraceStatsSnapshot, TraceWriter};

@@ -1,1 +1,32 @@
-//! placeholder
+//! Gantry's HTTP server: the OpenAI-compatible `/v1`, the management `/api`, health checks.
+//! Handlers are thin: extract, call one core function, map the result.
+
+mod error;
+mod extract;
+mod router;
+mod routes;
+mod sse;
+
+pub use error::ApiError;
+pub use router::router;
+
+use gantry_core::Gateway;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+}
+
+/// Serves on `listener` until `shutdown` completes, then lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(AppState { gateway });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,65 @@
+//! The gateway's error: what the client is told when a call fails.
+
+use gantry_providers::ProviderError;
+use std::time::Duration;
+
+/// Why a gateway call failed. The server maps each variant to an HTTP status.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    /// The request is malformed or asks for something impossible.
+    #[error("{message}")]
+    InvalidRequest { message: String, param: Option<String> },
+    /// No model of that name is configured.
+    #[error("The model '{0}' does not exist or you do not have access to it.")]
+    ModelNotFound(String),
+    /// The model exists but cannot serve this kind of call (e.g. chat on an embedding model).
+    #[error("{0}")]
+    WrongModelKind(String),
+    /// Every target refused with 429 after retries.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: Option<Duration> },
+    /// Every target failed.
+    #[error("{message}")]
+    Upstream { message: String, code: &'static str },
+    /// The call ran out of time.
+    #[error("{0}")]
+    Timeout(String),
+    /// A failure inside Gantry.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// Stable machine code, sent as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::InvalidRequest { .. } => "invalid_request",
+            GatewayError::ModelNotFound(_) => "model_not_found",
+            GatewayError::WrongModelKind(_) => "wrong_model_kind",
+            GatewayError::RateLimited { .. } => "rate_limit_exceeded",
+            GatewayError::Upstream { code, .. } => code,
+            GatewayError::Timeout(_) => "timeout",
+            GatewayError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// A bad request with the offending parameter.
+    pub fn invalid(message: impl Into<String>, param: &str) -> Self {
+        GatewayError::InvalidRequest { message: message.into(), param: Some(param.to_string()) }
+    }
+
+    /// The error the client sees after `err` was the last failure of every target.
+    pub fn from_provider(err: &ProviderError, target: &str) -> Self {
+        match err {
+            ProviderError::Upstream { status: 429, message, retry_after } => GatewayError::RateLimited {
+                message: format!("{target} is rate limited: {message}"),
+                retry_after: *retry_after,
+            },
+            ProviderError::Timeout(m) => GatewayError::Timeout(format!("{target} timed out: {m}")),
+            ProviderError::InvalidRequest(m) | ProviderError::Unsupported(m) => {
+                GatewayError::InvalidRequest { message: format!("{target}: {m}"), param: None }
+            }
+            other => GatewayError::Upstream { message: format!("{target} failed: {other}"), code: other.code() },
+        }
+    }
+}

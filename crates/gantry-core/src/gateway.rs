@@ -1,0 +1,299 @@
+//! The gateway's business functions: chat (plain and streamed), embeddings and the model
+//! list, each routed, validated and traced. No HTTP types here.
+
+use crate::config::{Config, ModelKind, Price, RoutingPolicy};
+use crate::error::GatewayError;
+use crate::recorder::{CallRecorder, Outcome};
+use crate::router::{route_call, ModelRoute, Target};
+use crate::stream::{carries_output, TracedStream};
+use crate::trace_writer::TraceSink;
+use crate::validate;
+use base64::Engine;
+use futures::StreamExt;
+use gantry_providers::{Provider, ProviderError};
+use gantry_store::{Store, StoreError};
+use gantry_types::{
+    ChatCompletion, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat, ModelList,
+    ModelObject, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus,
+};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A gateway call's answer together with the id it was traced under.
+pub struct Call<T> {
+    pub trace_id: TraceId,
+    pub result: Result<T, GatewayError>,
+}
+
+/// The routing table, the trace queue and the store.
+pub struct Gateway {
+    routes: HashMap<String, ModelRoute>,
+    model_order: Vec<String>,
+    sink: TraceSink,
+    store: Arc<dyn Store>,
+    prices: Arc<BTreeMap<String, Price>>,
+    created: i64,
+}
+
+impl GatewayError {
+    /// The HTTP status a client gets for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            GatewayError::InvalidRequest { .. } | GatewayError::WrongModelKind(_) => 400,
+            GatewayError::ModelNotFound(_) => 404,
+            GatewayError::RateLimited { .. } => 429,
+            GatewayError::Upstream { .. } => 502,
+            GatewayError::Timeout(_) => 504,
+            GatewayError::Internal(_) => 500,
+        }
+    }
+}
+
+impl Gateway {
+    /// Builds the routing table from the config and the providers built for it.
+    pub fn new(
+        config: &Config,
+        providers: &HashMap<String, Arc<dyn Provider>>,
+        store: Arc<dyn Store>,
+        sink: TraceSink,
+    ) -> Result<Self, GatewayError> {
+        let mut routes = HashMap::new();
+        let mut model_order = Vec::new();
+        for m in &config.models {
+            let mut targets = Vec::new();
+            for t in &m.targets {
+                let provider = providers
+                    .get(&t.provider)
+                    .ok_or_else(|| GatewayError::Internal(format!("provider '{}' was not built", t.provider)))?;
+                targets.push(Target { provider_name: t.provider.clone(), upstream_model: t.model.clone(), provider: provider.clone() });
+            }
+            model_order.push(m.name.clone());
+            routes.insert(m.name.clone(), ModelRoute { name: m.name.clone(), kind: m.kind, targets, policy: m.routing });
+        }
+        Ok(Self {
+            routes,
+            model_order,
+            sink,
+            store,
+            prices: Arc::new(config.prices.clone()),
+            created: gantry_types::unix_now(),
+        })
+    }
+
+    /// The trace queue (for its counters).
+    pub fn traces(&self) -> &TraceSink {
+        &self.sink
+    }
+
+    /// The store of record.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn recorder(&self, kind: TraceKind, model: &str, request: serde_json::Value, stream: bool) -> CallRecorder {
+        CallRecorder::start(self.sink.clone(), self.prices.clone(), kind, model, request, stream)
+    }
+
+    fn route(&self, name: &str, kind: ModelKind) -> Result<&ModelRoute, GatewayError> {
+        let route = self.routes.get(name).ok_or_else(|| GatewayError::ModelNotFound(name.to_string()))?;
+        if route.kind != kind {
+            let (is, wanted) = match route.kind {
+                ModelKind::Chat => ("a chat model", "/v1/chat/completions"),
+                ModelKind::Embeddings => ("an embedding model", "/v1/embeddings"),
+            };
+            return Err(GatewayError::WrongModelKind(format!("'{name}' is {is}: use it with {wanted}")));
+        }
+        Ok(route)
+    }
+
+    fn fail<T>(recorder: CallRecorder, error: GatewayError) -> Call<T> {
+        let trace_id = recorder.id;
+        recorder.finish(Outcome::failed(&error, error.http_status()));
+        Call { trace_id, result: Err(error) }
+    }
+
+    /// A non-streamed chat completion.
+    pub async fn chat(&self, request: ChatCompletionRequest) -> Call<ChatCompletion> {
+        let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), false);
+        let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
+            Ok(route) => route,
+            Err(e) => return Self::fail(recorder, e),
+        };
+        let routed = route_call(route, recorder.started, |target, _budget| {
+            let mut upstream = request.clone();
+            upstream.model = target.upstream_model.clone();
+            upstream.stream = None;
+            async move { target.provider.chat(upstream).await }
+        })
+        .await;
+        recorder.set_attempts(routed.attempts);
+        match routed.result {
+            Ok((completion, _)) => {
+                let choice = completion.choices.first();
+                recorder_finish_ok(
+                    recorder.id,
+                    recorder,
+                    Outcome {
+                        status: TraceStatus::Ok,
+                        http_status: 200,
+                        error: None,
+                        response: choice.and_then(|c| serde_json::to_value(&c.message).ok()),
+                        finish_reason: choice.and_then(|c| c.finish_reason).map(|r| r.as_str().to_string()),
+                        usage: completion.usage,
+                        ttft_ms: None,
+                    },
+                    completion,
+                )
+            }
+            Err(e) => Self::fail(recorder, e),
+        }
+    }
+
+    /// A streamed chat completion. Fallback happens only until the first output chunk.
+    pub async fn chat_stream(&self, request: ChatCompletionRequest) -> Call<TracedStream> {
+        let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), true);
+        let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
+            Ok(route) => route,
+            Err(e) => return Self::fail(recorder, e),
+        };
+        let policy: RoutingPolicy = route.policy;
+        let routed = route_call(route, recorder.started, |target, budget| {
+            let mut upstream = request.clone();
+            upstream.model = target.upstream_model.clone();
+            upstream.stream = Some(true);
+            async move {
+                let mut stream = target.provider.chat_stream(upstream).await?;
+                // Read until the first chunk that carries output, so that a failure before
+                // then can still fall back to another target: nothing has reached the client.
+                let first_deadline = tokio::time::Instant::now() + policy.ttft_timeout.min(budget);
+                let mut buffered = Vec::new();
+                loop {
+                    match tokio::time::timeout_at(first_deadline, stream.next()).await {
+                        Err(_) => {
+                            return Err(ProviderError::Timeout(format!(
+                                "no first token within {} ms",
+                                policy.ttft_timeout.min(budget).as_millis()
+                            )))
+                        }
+                        Ok(None) => {
+                            return Err(ProviderError::InvalidResponse("the stream ended before any output".to_string()))
+                        }
+                        Ok(Some(Err(e))) => return Err(e),
+                        Ok(Some(Ok(chunk))) => {
+                            let output = carries_output(&chunk);
+                            buffered.push(chunk);
+                            if output {
+                                return Ok((buffered, stream, Instant::now()));
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        recorder.set_attempts(routed.attempts);
+        match routed.result {
+            Ok(((buffered, stream, first_token_at), target)) => {
+                let trace_id = recorder.id;
+                let deadline = recorder.started + policy.total_timeout;
+                let traced = TracedStream::new(
+                    buffered,
+                    stream,
+                    recorder,
+                    request.wants_stream_usage(),
+                    Some(first_token_at),
+                    deadline,
+                    policy.total_timeout.as_millis(),
+                    target.label(),
+                );
+                Call { trace_id, result: Ok(traced) }
+            }
+            Err(e) => Self::fail(recorder, e),
+        }
+    }
+
+    /// Embeddings for one or more inputs.
+    pub async fn embed(&self, request: EmbeddingRequest) -> Call<EmbeddingResponse> {
+        let mut recorder = self.recorder(TraceKind::Embeddings, &request.model, json!(request), false);
+        let route = match validate::check_embeddings(&request).and_then(|_| self.route(&request.model, ModelKind::Embeddings)) {
+            Ok(route) => route,
+            Err(e) => return Self::fail(recorder, e),
+        };
+        let routed = route_call(route, recorder.started, |target, _budget| {
+            let mut upstream = request.clone();
+            upstream.model = target.upstream_model.clone();
+            async move { target.provider.embed(upstream).await }
+        })
+        .await;
+        recorder.set_attempts(routed.attempts);
+        match routed.result {
+            Ok((mut response, _)) => {
+                if request.encoding_format == Some(EncodingFormat::Base64) {
+                    to_base64(&mut response);
+                }
+                let dims = response.data.first().map(|d| match &d.embedding {
+                    EmbeddingVector::Float(v) => v.len(),
+                    EmbeddingVector::Base64(s) => s.len() * 3 / 4 / 4,
+                });
+                let usage = gantry_types::Usage::new(response.usage.prompt_tokens, 0);
+                recorder_finish_ok(
+                    recorder.id,
+                    recorder,
+                    Outcome {
+                        status: TraceStatus::Ok,
+                        http_status: 200,
+                        error: None,
+                        response: Some(json!({"vectors": response.data.len(), "dimensions": dims})),
+                        finish_reason: None,
+                        usage: Some(usage),
+                        ttft_ms: None,
+                    },
+                    response,
+                )
+            }
+            Err(e) => Self::fail(recorder, e),
+        }
+    }
+
+    /// The configured models, in config order.
+    pub fn list_models(&self) -> ModelList {
+        let data = self
+            .model_order
+            .iter()
+            .filter_map(|name| self.routes.get(name))
+            .map(|route| ModelObject {
+                id: route.name.clone(),
+                object: "model".to_string(),
+                created: self.created,
+                owned_by: route.targets.first().map(|t| t.provider_name.clone()).unwrap_or_default(),
+            })
+            .collect();
+        ModelList { object: "list".to_string(), data }
+    }
+
+    /// Recorded traces, newest first.
+    pub async fn list_traces(&self, filter: &TraceFilter) -> Result<Vec<TraceRecord>, StoreError> {
+        self.store.list_traces(filter).await
+    }
+
+    /// One recorded trace.
+    pub async fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>, StoreError> {
+        self.store.get_trace(id).await
+    }
+}
+
+fn recorder_finish_ok<T>(trace_id: TraceId, recorder: CallRecorder, outcome: Outcome, value: T) -> Call<T> {
+    recorder.finish(outcome);
+    Call { trace_id, result: Ok(value) }
+}
+
+fn to_base64(response: &mut EmbeddingResponse) {
+    for item in &mut response.data {
+        if let EmbeddingVector::Float(v) = &item.embedding {
+            let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+            item.embedding = EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Starting and stopping the gateway: store, providers, trace writer.
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::providers::{build_all, ProviderSetupError};
+use crate::trace_writer::TraceWriter;
+use crate::GatewayError;
+use gantry_local::Progress;
+use gantry_store::{open_store, StoreError};
+use std::sync::Arc;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Providers(#[from] ProviderSetupError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+}
+
+/// A running gateway and its trace writer.
+pub struct Service {
+    pub gateway: Arc<Gateway>,
+    writer: TraceWriter,
+}
+
+impl Service {
+    /// Opens the store, builds the providers (fetching the embedded models if needed) and
+    /// starts the trace writer.
+    pub async fn start(config: &Config, progress: Progress) -> Result<Self, StartError> {
+        let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
+        let providers = build_all(config, progress).await?;
+        let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
+        let gateway = Gateway::new(config, &providers, store, sink)?;
+        Ok(Self { gateway: Arc::new(gateway), writer })
+    }
+
+    /// Builds a service around providers made elsewhere (tests, embedding Gantry).
+    pub async fn with_providers(
+        config: &Config,
+        providers: &std::collections::HashMap<String, Arc<dyn gantry_providers::Provider>>,
+    ) -> Result<Self, StartError> {
+        let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
+        let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
+        let gateway = Gateway::new(config, providers, store, sink)?;
+        Ok(Self { gateway: Arc::new(gateway), writer })
+    }
+
+    /// Commits every queued trace and stops the writer.
+    pub async fn shutdown(self) {
+        self.writer.shutdown().await;
+    }
+}

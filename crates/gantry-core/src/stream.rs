@@ -1,0 +1,161 @@
+//! The stream a client receives: chunks pass through as they arrive while the trace is built
+//! alongside; the call is recorded when the stream ends, fails, times out or is dropped
+//! because the client went away (which also drops, and so cancels, the upstream request).
+
+use crate::error::GatewayError;
+use crate::recorder::{CallRecorder, Outcome};
+use futures::Stream;
+use gantry_providers::ChunkStream;
+use gantry_types::{ChatCompletionChunk, ChunkAccumulator, TraceError, TraceStatus};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::time::Sleep;
+
+/// A traced completion stream.
+pub struct TracedStream {
+    buffered: VecDeque<ChatCompletionChunk>,
+    inner: ChunkStream,
+    recorder: Option<CallRecorder>,
+    accumulator: ChunkAccumulator,
+    include_usage: bool,
+    first_token_at: Option<Instant>,
+    deadline: Pin<Box<Sleep>>,
+    total_timeout_ms: u128,
+    target: String,
+}
+
+impl TracedStream {
+    /// Wraps `inner`, whose first chunks were already read into `buffered` while routing.
+    pub(crate) fn new(
+        buffered: Vec<ChatCompletionChunk>,
+        inner: ChunkStream,
+        recorder: CallRecorder,
+        include_usage: bool,
+        first_token_at: Option<Instant>,
+        deadline: Instant,
+        total_timeout_ms: u128,
+        target: String,
+    ) -> Self {
+        Self {
+            buffered: buffered.into(),
+            inner,
+            recorder: Some(recorder),
+            accumulator: ChunkAccumulator::default(),
+            include_usage,
+            first_token_at,
+            deadline: Box::pin(tokio::time::sleep_until(deadline.into())),
+            total_timeout_ms,
+            target,
+        }
+    }
+
+    /// The trace id of this call.
+    pub fn trace_id(&self) -> Option<gantry_types::TraceId> {
+        self.recorder.as_ref().map(|r| r.id)
+    }
+
+    fn ttft_ms(&self) -> Option<f64> {
+        let recorder = self.recorder.as_ref()?;
+        self.first_token_at.map(|t| t.duration_since(recorder.started).as_secs_f64() * 1000.0)
+    }
+
+    fn finish(&mut self, status: TraceStatus, error: Option<&GatewayError>) {
+        let ttft_ms = self.ttft_ms();
+        if let Some(recorder) = self.recorder.take() {
+            let message = self.accumulator.message();
+            recorder.finish(Outcome {
+                status,
+                http_status: 200,
+                error: match (status, error) {
+                    (_, Some(e)) => Some(TraceError { code: e.code().to_string(), message: e.to_string() }),
+                    (TraceStatus::Cancelled, None) => Some(TraceError {
+                        code: "client_disconnected".to_string(),
+                        message: "the client disconnected before the stream ended; the upstream request was cancelled".to_string(),
+                    }),
+                    _ => None,
+                },
+                response: serde_json::to_value(&message).ok(),
+                finish_reason: self.accumulator.finish_reason.map(|r| r.as_str().to_string()),
+                usage: self.accumulator.usage,
+                ttft_ms,
+            });
+        }
+    }
+
+    /// Updates the trace with `chunk`; false when the client must not see it.
+    fn observe(&mut self, chunk: &ChatCompletionChunk) -> bool {
+        self.accumulator.push(chunk);
+        if self.first_token_at.is_none() && carries_output(chunk) {
+            self.first_token_at = Some(Instant::now());
+        }
+        let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
+        !usage_only || self.include_usage
+    }
+}
+
+/// Whether a chunk carries generated output (text, a tool call, or the end).
+pub(crate) fn carries_output(chunk: &ChatCompletionChunk) -> bool {
+    chunk.choices.iter().any(|c| {
+        c.delta.content.as_deref().is_some_and(|s| !s.is_empty()) || c.delta.tool_calls.is_some() || c.finish_reason.is_some()
+    })
+}
+
+impl Stream for TracedStream {
+    type Item = Result<ChatCompletionChunk, GatewayError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.recorder.is_none() {
+            return Poll::Ready(None);
+        }
+        while let Some(mut chunk) = this.buffered.pop_front() {
+            if this.observe(&chunk) {
+                if !this.include_usage {
+                    chunk.usage = None;
+                }
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            let err = GatewayError::Timeout(format!(
+                "{} did not finish the stream within the total timeout of {} ms",
+                this.target, this.total_timeout_ms
+            ));
+            this.finish(TraceStatus::Error, Some(&err));
+            return Poll::Ready(Some(Err(err)));
+        }
+        loop {
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.finish(TraceStatus::Ok, None);
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let err = GatewayError::from_provider(&e, &this.target);
+                    this.finish(TraceStatus::Error, Some(&err));
+                    return Poll::Ready(Some(Err(err)));
+                }
+                Poll::Ready(Some(Ok(mut chunk))) => {
+                    if this.observe(&chunk) {
+                        if !this.include_usage {
+                            chunk.usage = None;
+                        }
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TracedStream {
+    fn drop(&mut self) {
+        if self.recorder.is_some() {
+            self.finish(TraceStatus::Cancelled, None);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Traces never slow the request path: handlers hand finished records to a bounded queue and
+//! a writer task commits them in batches. A full queue is counted, never silently dropped;
+//! shutdown drains what is queued.
+
+use crate::config::TraceSettings;
+use gantry_store::Store;
+use gantry_types::TraceRecord;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Counters of the trace pipeline.
+#[derive(Debug, Default)]
+pub struct TraceStats {
+    pub enqueued: AtomicU64,
+    /// Records refused because the queue was full.
+    pub dropped: AtomicU64,
+    pub written: AtomicU64,
+    /// Records lost because the store refused them after retries.
+    pub failed: AtomicU64,
+}
+
+/// A snapshot of the counters plus the queue depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TraceStatsSnapshot {
+    pub enqueued: u64,
+    pub dropped: u64,
+    pub written: u64,
+    pub failed: u64,
+    pub queue_depth: u64,
+}
+
+/// The sending side, cloned into every request.
+#[derive(Clone)]
+pub struct TraceSink {
+    tx: mpsc::Sender<TraceRecord>,
+    stats: Arc<TraceStats>,
+    capacity: usize,
+}
+
+impl TraceSink {
+    /// Queues a record without waiting. Returns false (and counts it) when the queue is full
+    /// or the writer has stopped.
+    pub fn record(&self, trace: TraceRecord) -> bool {
+        match self.tx.try_send(trace) {
+            Ok(()) => {
+                self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(err) => {
+                let dropped = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                let reason = match err {
+                    mpsc::error::TrySendError::Full(_) => "queue full",
+                    mpsc::error::TrySendError::Closed(_) => "writer stopped",
+                };
+                // Log the first drop and then every 1000th, so a flood cannot flood the log.
+                if dropped == 1 || dropped % 1000 == 0 {
+                    tracing::warn!(dropped_total = dropped, reason, "trace record dropped");
+                }
+                false
+            }
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> TraceStatsSnapshot {
+        TraceStatsSnapshot {
+            enqueued: self.stats.enqueued.load(Ordering::Relaxed),
+            dropped: self.stats.dropped.load(Ordering::Relaxed),
+            written: self.stats.written.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+            queue_depth: (self.capacity - self.tx.capacity()) as u64,
+        }
+    }
+}
+
+/// The writer task; `shutdown` drains the queue and waits for the last commit.
+pub struct TraceWriter {
+    task: JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TraceWriter {
+    /// Starts the writer on the current runtime.
+    pub fn spawn(store: Arc<dyn Store>, settings: TraceSettings) -> (TraceSink, TraceWriter) {
+        let (tx, rx) = mpsc::channel(settings.queue_capacity);
+        let stats = Arc::new(TraceStats::default());
+        let (stop, stop_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(write_loop(store, rx, stop_rx, settings, stats.clone()));
+        (TraceSink { tx, stats, capacity: settings.queue_capacity }, TraceWriter { task, stop })
+    }
+
+    /// Stops accepting records, commits everything queued, and returns when done.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "trace writer task failed");
+        }
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<TraceRecord>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+    settings: TraceSettings,
+    stats: Arc<TraceStats>,
+) {
+    let mut batch = Vec::with_capacity(settings.batch_size);
+    let mut stopping = false;
+    loop {
+        let received = if stopping {
+            rx.recv_many(&mut batch, settings.batch_size).await
+        } else {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, settings.batch_size) => n,
+                _ = &mut stop => {
+                    // Refuse new records; what is already queued is still received below.
+                    rx.close();
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        if received == 0 {
+            break;
+        }
+        // Let a batch fill up a little under load instead of committing one record at a time.
+        if !stopping && batch.len() < settings.batch_size {
+            let deadline = tokio::time::sleep(settings.flush_interval);
+            tokio::pin!(deadline);
+            while batch.len() < settings.batch_size {
+                let room = settings.batch_size - batch.len();
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+                    _ = &mut deadline => break,
+                }
+            }
+        }
+        commit(store.as_ref(), &batch, &stats).await;
+        batch.clear();
+    }
+    tracing::debug!("trace writer drained and stopped");
+}
+
+async fn commit(store: &dyn Store, batch: &[TraceRecord], stats: &TraceStats) {
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=3 {
+        match store.insert_traces(batch).await {
+            Ok(()) => {
+                stats.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                return;
+            }
+            Err(e) if attempt < 3 => {
+                tracing::warn!(error = %e, attempt, records = batch.len(), "trace batch commit failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+            Err(e) => {
+                stats.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                tracing::error!(error = %e, records = batch.len(), "trace batch lost after 3 attempts");
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The route table, and nothing else.
+
+use crate::routes::{api, fallback, health, openai};
+use crate::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// Requests larger than this are refused with 413 (images in messages can be large).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Every route Gantry serves.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat::create))
+        .route("/v1/embeddings", post(openai::embeddings::create))
+        .route("/v1/models", get(openai::models::list))
+        .route("/v1/models/{id}", get(openai::models::get))
+        .route("/api/traces", get(api::traces::list))
+        .route("/api/traces/{id}", get(api::traces::get))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

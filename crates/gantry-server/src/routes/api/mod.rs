@@ -1,0 +1,3 @@
+//! `/api`: the management API.
+
+pub mod traces;

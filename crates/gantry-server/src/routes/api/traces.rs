@@ -1,0 +1,83 @@
+//! `GET /api/traces` and `GET /api/traces/{id}`.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use gantry_store::MAX_LIST_LIMIT;
+use gantry_types::{TraceFilter, TraceId, TraceRecord, TraceStatus};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Query parameters, taken as text so each gets its own error message.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    model: Option<String>,
+    status: Option<String>,
+    since: Option<String>,
+}
+
+/// Parses `since` as RFC 3339 or as Unix seconds.
+fn parse_since(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| text.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0)))
+}
+
+fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
+    let limit = match query.limit {
+        None => None,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => Some(n),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("limit must be a whole number from 1 to {MAX_LIST_LIMIT}, got '{text}'"),
+                    Some("limit"),
+                ))
+            }
+        },
+    };
+    let status = match query.status {
+        None => None,
+        Some(text) => Some(TraceStatus::parse(&text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("status must be one of ok, error, cancelled; got '{text}'"),
+                Some("status"),
+            )
+        })?),
+    };
+    let since = match query.since {
+        None => None,
+        Some(text) => Some(parse_since(&text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("since must be an RFC 3339 time (2026-01-31T12:00:00Z) or Unix seconds; got '{text}'"),
+                Some("since"),
+            )
+        })?),
+    };
+    Ok(TraceFilter { limit, model: query.model.filter(|m| !m.is_empty()), status, since })
+}
+
+/// Recorded calls, newest first.
+pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let filter = filter_from(query)?;
+    let traces = state.gateway.list_traces(&filter).await.map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(json!({"object": "list", "data": traces})))
+}
+
+/// One recorded call.
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TraceRecord>, ApiError> {
+    let trace_id: TraceId = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_parameter", format!("'{id}' is not a trace id (a UUID)"), Some("id")))?;
+    match state.gateway.get_trace(trace_id).await.map_err(|e| ApiError::internal(&e))? {
+        Some(trace) => Ok(Json(trace)),
+        None => Err(ApiError::not_found("trace_not_found", format!("no trace with id {trace_id}"))),
+    }
+}
