@@ -1,9 +1,19 @@
 //! The `Provider` trait every model backend implements, its error type, and the remote
 //! providers: `openai` (any OpenAI-compatible base URL) and `anthropic` (the Messages API).
 
+pub mod anthropic;
+mod http;
+pub mod openai;
+pub mod sse;
+
+pub use anthropic::{AnthropicConfig, AnthropicProvider};
+pub use openai::{OpenAiConfig, OpenAiProvider};
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use gantry_types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse};
+use gantry_types::{
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse,
+};
 use std::time::Duration;
 
 /// A stream of completion chunks; dropping it cancels the upstream request.
@@ -30,7 +40,10 @@ pub trait Provider: Send + Sync {
 
     /// A streamed completion. Errors before the first chunk come back as `Err`; later ones
     /// as items of the stream.
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError>;
+    async fn chat_stream(
+        &self,
+        request: ChatCompletionRequest,
+    ) -> Result<ChunkStream, ProviderError>;
 
     /// Embeddings for one or more inputs.
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError>;
@@ -86,10 +99,14 @@ impl ProviderError {
     /// failures and timeouts. A 4xx means the request itself is wrong.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ProviderError::Upstream { status, .. } => *status == 429 || *status == 408 || *status >= 500,
+            ProviderError::Upstream { status, .. } => {
+                *status == 429 || *status == 408 || *status >= 500
+            }
             ProviderError::Connect(_) | ProviderError::Timeout(_) => true,
             ProviderError::InvalidResponse(_) => true,
-            ProviderError::Unsupported(_) | ProviderError::InvalidRequest(_) | ProviderError::Internal(_) => false,
+            ProviderError::Unsupported(_)
+            | ProviderError::InvalidRequest(_)
+            | ProviderError::Internal(_) => false,
         }
     }
 
