@@ -42,8 +42,9 @@ pub async fn run(ctx: &Context, listen: Option<String>) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "gantry is serving; OpenAI base URL: http://{addr}/v1");
     gantry_server::serve(listener, service.gateway.clone(), shutdown_signal()).await?;
-    let stats = service.gateway.traces().stats();
+    let gateway = service.gateway.clone();
     service.shutdown().await;
+    let stats = gateway.traces().stats();
     tracing::info!(written = stats.written, dropped = stats.dropped, "stopped");
     Ok(())
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and testing Gantry needs on a fresh Debian machine: the C/C++
+# toolchain pieces llama.cpp's build uses (cmake, libclang for bindgen) and a Python venv
+# with the official OpenAI SDK, pytest and a numpy reference of the embedding model for the
+# end-to-end test. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v c++ >/dev/null 2>&1 || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with the openai SDK and pytest"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import openai, pytest, numpy, tokenizers, safetensors" >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check "openai>=1.40,<3" "pytest>=8" numpy tokenizers safetensors
+fi
