@@ -18,8 +18,6 @@ use std::time::{Duration, SystemTime};
 const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 /// How much of an unparsable body an `InvalidResponse` quotes.
 const MAX_BODY_SNIPPET_CHARS: usize = 200;
-/// How long a finished stream's body may take to end before its connection is dropped.
-const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// A client for one upstream; no overall request timeout, since the gateway times the call.
 pub(crate) fn build_client(
@@ -277,11 +275,9 @@ pub(crate) fn chunk_stream<T: EventTranslator>(
             match events.next().await {
                 Some(Ok(event)) => match driver.translator.on_event(event, &mut driver.chunks) {
                     Ok(Flow::Continue) => {}
-                    Ok(Flow::Done) => {
-                        if let Some(rest) = driver.events.take() {
-                            drain_in_background(rest);
-                        }
-                    }
+                    // Dropping the body here still lets hyper read its already-buffered end
+                    // and pool the connection (checked by the integration tests).
+                    Ok(Flow::Done) => driver.events = None,
                     Err(err) => {
                         driver.events = None;
                         driver.failure = Some(err);
@@ -304,18 +300,6 @@ pub(crate) fn chunk_stream<T: EventTranslator>(
         }
     })
     .boxed()
-}
-
-/// Reads what follows the terminal event so the connection returns to the pool instead of
-/// being closed; bounded, in case the upstream keeps the body open.
-fn drain_in_background(mut rest: EventStream) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            let _ =
-                tokio::time::timeout(DRAIN_LIMIT, async { while rest.next().await.is_some() {} })
-                    .await;
-        });
-    }
 }
 
 #[cfg(test)]

@@ -592,3 +592,24 @@ async fn embeddings() {
     assert!(!anthropic.capabilities().embeddings && !anthropic.capabilities().json_mode);
     assert!(provider.capabilities().embeddings && provider.capabilities().json_mode);
 }
+
+#[tokio::test]
+async fn finished_streams_return_their_connection_to_the_pool() {
+    for flavor in FLAVORS {
+        let (mock, provider) = start(flavor, vec![Reply::text("pooled reply", 1, 1)]).await;
+        for _ in 0..6 {
+            let (acc, _, err) = drain(provider.chat_stream(ask("hi")).await.unwrap()).await;
+            assert!(err.is_none() && acc.content == "pooled reply");
+        }
+        // The body's end reaches the pool a moment after the last event, so the very next call
+        // may open a second connection; a connection per call would mean none were reused.
+        let mut peers: Vec<_> = mock.requests().iter().map(|r| r.peer).collect();
+        peers.sort();
+        peers.dedup();
+        assert!(
+            peers.len() <= 2,
+            "{flavor:?}: connections are reused: {peers:?}"
+        );
+        assert_eq!(mock.disconnects(), 0);
+    }
+}

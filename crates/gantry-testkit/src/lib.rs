@@ -12,13 +12,13 @@ mod openai;
 mod wire;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::serve::ListenerExt;
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -122,6 +122,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body, or `Null` when the body was not JSON.
     pub body: Value,
+    /// The client's address; the same port on two requests means the connection was reused.
+    pub peer: SocketAddr,
 }
 
 impl RecordedRequest {
@@ -143,6 +145,9 @@ pub(crate) struct Shared {
     flavor: Flavor,
     script: Mutex<Script>,
     requests: Mutex<Vec<RecordedRequest>>,
+    request_count: AtomicUsize,
+    /// Off for long benchmark runs, where keeping every request would only grow memory.
+    recording: AtomicBool,
     disconnects: watch::Sender<usize>,
     ids: AtomicU64,
 }
@@ -203,6 +208,8 @@ impl MockUpstream {
                 next: 0,
             }),
             requests: Mutex::new(Vec::new()),
+            request_count: AtomicUsize::new(0),
+            recording: AtomicBool::new(true),
             disconnects: watch::Sender::new(0),
             ids: AtomicU64::new(0),
         });
@@ -214,6 +221,7 @@ impl MockUpstream {
             let _ = tcp.set_nodelay(true);
         });
         let server = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, app).await;
         });
         MockUpstream {
@@ -247,9 +255,15 @@ impl MockUpstream {
         self.shared.requests.lock().unwrap().clone()
     }
 
-    /// How many requests have arrived (any path).
+    /// How many requests have arrived (any path), recorded or not.
     pub fn request_count(&self) -> usize {
-        self.shared.requests.lock().unwrap().len()
+        self.shared.request_count.load(Ordering::Relaxed)
+    }
+
+    /// Turns keeping requests for [`requests`](Self::requests) on or off (on at start);
+    /// benchmarks turn it off. Requests are counted either way.
+    pub fn set_recording(&self, enabled: bool) {
+        self.shared.recording.store(enabled, Ordering::Relaxed);
     }
 
     /// How many clients hung up before their reply was complete.
@@ -298,26 +312,32 @@ enum Endpoint {
 
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    shared.requests.lock().unwrap().push(RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        headers: headers
+    shared.request_count.fetch_add(1, Ordering::Relaxed);
+    if shared.recording.load(Ordering::Relaxed) {
+        let headers = headers
             .iter()
             .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
             })
-            .collect(),
-        body: body.clone(),
-    });
+            .collect();
+        let path = uri.path().to_string();
+        let recorded = RecordedRequest {
+            method: method.to_string(),
+            path,
+            headers,
+            body: body.clone(),
+            peer,
+        };
+        shared.requests.lock().unwrap().push(recorded);
+    }
     let endpoint = match (shared.flavor, uri.path()) {
         (Flavor::OpenAi, "/v1/chat/completions") | (Flavor::Anthropic, "/v1/messages") => {
             Endpoint::Chat
@@ -435,5 +455,93 @@ fn raw_sse_steps(chunks: Vec<Vec<u8>>) -> wire::Answer {
         status: StatusCode::OK,
         content_type: wire::EVENT_STREAM,
         steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn post(mock: &MockUpstream, path: &str, body: Value) -> (u16, String) {
+        let url = format!("http://{}{path}", mock.addr());
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn openai_stream_sends_usage_only_when_asked() {
+        let mock = MockUpstream::start(Flavor::OpenAi, vec![Reply::text("a b", 3, 2)]).await;
+        let (status, body) = post(
+            &mock,
+            "/v1/chat/completions",
+            json!({"model": "m", "stream": true}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
+        assert!(!body.contains("\"usage\""), "{body}");
+        let asked =
+            json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}});
+        let (_, body) = post(&mock, "/v1/chat/completions", asked).await;
+        assert!(body.contains("\"choices\":[],"), "{body}");
+        assert!(body.contains("\"total_tokens\":5"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn anthropic_stream_follows_the_documented_event_order() {
+        let mock =
+            MockUpstream::start(Flavor::Anthropic, vec![Reply::text("hi there", 3, 2)]).await;
+        let (_, body) = post(&mock, "/v1/messages", json!({"model": "m", "stream": true})).await;
+        let names: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: "))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "ping",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn script_order_routes_errors_and_recording() {
+        let script = vec![Reply::error(429, "first"), Reply::text("second", 1, 1)];
+        let mock = MockUpstream::start(Flavor::Anthropic, script).await;
+        let (status, body) = post(&mock, "/v1/chat/completions", json!({})).await;
+        assert_eq!(status, 404, "OpenAI's path on an Anthropic mock: {body}");
+        let (status, body) = post(&mock, "/v1/messages", json!({"model": "m"})).await;
+        assert_eq!(status, 429);
+        assert!(body.contains("rate_limit_error"), "{body}");
+        for _ in 0..2 {
+            let (status, body) = post(&mock, "/v1/messages", json!({"model": "m"})).await;
+            assert_eq!(status, 200);
+            assert!(
+                body.contains("\"second\""),
+                "the last reply repeats: {body}"
+            );
+        }
+        mock.set_recording(false);
+        post(&mock, "/v1/messages", json!({"model": "m"})).await;
+        assert_eq!(mock.request_count(), 5);
+        assert_eq!(mock.requests().len(), 4);
+        mock.set_script(vec![Reply::error(503, "again")]);
+        assert_eq!(
+            post(&mock, "/v1/messages", json!({"model": "m"})).await.0,
+            503
+        );
     }
 }
