@@ -103,7 +103,7 @@ impl Provider for AnthropicProvider {
         let body = request::messages_request(&request, true)?;
         let response = http::post_json(&self.client, &self.messages_url, &body).await?;
         let response = http::expect_event_stream(response).await?;
-        Ok(http::chunk_stream(response, AnthropicEvents::new()))
+        http::chunk_stream(response, AnthropicEvents::new()).await
     }
 
     async fn embed(&self, _request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {

@@ -252,10 +252,24 @@ struct Driver<T> {
 
 /// Streams the chunks `translator` makes of `response`'s events; dropping the stream drops the
 /// connection, which is how cancellation reaches the upstream.
-pub(crate) fn chunk_stream<T: EventTranslator>(
+///
+/// The first chunk is awaited here, so a stream that fails before producing anything (e.g. an
+/// `overloaded` error event right after the 200) is an `Err` the router can still retry.
+pub(crate) async fn chunk_stream<T: EventTranslator>(
     response: reqwest::Response,
     translator: T,
-) -> ChunkStream {
+) -> Result<ChunkStream, ProviderError> {
+    let mut chunks = translated(response, translator);
+    match chunks.next().await {
+        Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
+            .chain(chunks)
+            .boxed()),
+        Some(Err(err)) => Err(err),
+        None => Ok(chunks),
+    }
+}
+
+fn translated<T: EventTranslator>(response: reqwest::Response, translator: T) -> ChunkStream {
     let events: EventStream = sse_events(response.bytes_stream()).boxed();
     let driver = Driver {
         events: Some(events),

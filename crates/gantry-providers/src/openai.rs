@@ -131,7 +131,7 @@ impl Provider for OpenAiProvider {
         });
         let response = http::post_json(&self.client, &self.chat_url, &request).await?;
         let response = http::expect_event_stream(response).await?;
-        Ok(http::chunk_stream(response, OpenAiEvents::default()))
+        http::chunk_stream(response, OpenAiEvents::default()).await
     }
 
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -159,6 +159,14 @@ impl EventTranslator for OpenAiEvents {
         }
         if data.is_empty() {
             return Ok(Flow::Continue);
+        }
+        if event.event.as_deref() == Some("error") && !data.starts_with('{') {
+            let message = http::truncate(data, 1000);
+            return Err(ProviderError::Upstream {
+                status: 500,
+                message,
+                retry_after: None,
+            });
         }
         let chunk: ChatCompletionChunk = match serde_json::from_str(data) {
             Ok(chunk) => chunk,

@@ -443,10 +443,9 @@ async fn unparsable_bodies_are_invalid_response() {
 
         let bad_event = Reply::RawSse(vec![b"data: {not json}\n\n".to_vec()]);
         let (_mock, provider) = start(flavor, vec![bad_event]).await;
-        let (_, chunks, err) = drain(provider.chat_stream(ask("hi")).await.unwrap()).await;
-        assert!(chunks.is_empty());
+        let err = provider.chat_stream(ask("hi")).await.err().unwrap();
         assert!(
-            matches!(err, Some(ProviderError::InvalidResponse(_))),
+            matches!(err, ProviderError::InvalidResponse(_)),
             "{flavor:?}: {err:?}"
         );
     }
@@ -491,6 +490,32 @@ async fn error_event_mid_stream_is_an_error_item() {
             }
             other => panic!("{flavor:?}: expected an upstream error, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn error_event_before_any_chunk_fails_the_call_itself() {
+    let openai_error = r#"data: {"error":{"message":"busy","type":"server_error","code":503}}"#;
+    let anthropic_error =
+        r#"data: {"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#;
+    let events = [
+        (Flavor::OpenAi, format!("{openai_error}\n\n")),
+        (Flavor::OpenAi, "event: error\ndata: busy\n\n".to_string()),
+        (
+            Flavor::Anthropic,
+            format!("event: error\n{anthropic_error}\n\n"),
+        ),
+    ];
+    for (flavor, event) in events {
+        let script = vec![Reply::RawSse(vec![event.into_bytes()])];
+        let (_mock, provider) = start(flavor, script).await;
+        // Nothing reached the client yet, so the router can still retry or fall back.
+        let err = provider.chat_stream(ask("hi")).await.err().unwrap();
+        assert!(
+            matches!(&err, ProviderError::Upstream { message, .. } if message == "busy"),
+            "{err:?}"
+        );
+        assert!(err.is_retryable(), "{flavor:?}: {err:?}");
     }
 }
 
