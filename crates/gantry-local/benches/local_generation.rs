@@ -38,7 +38,9 @@ fn model_path() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let dir = std::env::var("GANTRY_TEST_MODELS_DIR").ok()?;
-    let path = PathBuf::from(dir).join("models").join(gantry_local::models::CHAT_MODEL_FILE);
+    let path = PathBuf::from(dir)
+        .join("models")
+        .join(gantry_local::models::CHAT_MODEL_FILE);
     path.exists().then_some(path)
 }
 
@@ -66,16 +68,26 @@ fn peak_rss_mb() -> f64 {
 #[tokio::main]
 async fn main() {
     let Some(path) = model_path() else {
-        println!("skipping: real models not found (set GANTRY_TEST_MODELS_DIR or GANTRY_BENCH_MODEL)");
+        println!(
+            "skipping: real models not found (set GANTRY_TEST_MODELS_DIR or GANTRY_BENCH_MODEL)"
+        );
         return;
     };
-    let options = LocalChatOptions { threads: 2, context_size: 1024, max_concurrent: 1 };
+    let options = LocalChatOptions {
+        threads: 2,
+        context_size: 1024,
+        max_concurrent: 1,
+    };
     let load_start = Instant::now();
     let provider = tokio::task::spawn_blocking(move || LocalChatProvider::load(&path, options))
         .await
         .unwrap()
         .unwrap();
-    println!("loaded {} in {:.2}s", provider.model_path().display(), load_start.elapsed().as_secs_f64());
+    println!(
+        "loaded {} in {:.2}s",
+        provider.model_path().display(),
+        load_start.elapsed().as_secs_f64()
+    );
 
     // Warm-up: first use pages the weights in.
     provider.chat(request(4)).await.unwrap();
@@ -99,7 +111,12 @@ async fn main() {
         let mut completion = 0;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.unwrap();
-            if first_content.is_none() && chunk.choices.iter().any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty())) {
+            if first_content.is_none()
+                && chunk
+                    .choices
+                    .iter()
+                    .any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
+            {
                 first_content = Some(Instant::now());
             }
             if let Some(usage) = chunk.usage {
@@ -112,7 +129,13 @@ async fn main() {
         gen_rates.push(f64::from(completion.saturating_sub(1)) / (end - first).as_secs_f64());
     }
     println!("engine: llama.cpp via llama-cpp-2, 2 threads, median of {RUNS}");
-    println!("prompt:     {prompt_tokens} tokens, {:.1} tokens/s", median(prompt_rates));
-    println!("generation: {generated} tokens, {:.1} tokens/s", median(gen_rates));
+    println!(
+        "prompt:     {prompt_tokens} tokens, {:.1} tokens/s",
+        median(prompt_rates)
+    );
+    println!(
+        "generation: {generated} tokens, {:.1} tokens/s",
+        median(gen_rates)
+    );
     println!("peak RSS:   {:.0} MB", peak_rss_mb());
 }

@@ -38,7 +38,11 @@ impl ChatTemplate {
                 }
             }
         };
-        Self { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() }
+        Self {
+            env,
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+        }
     }
 
     /// The prompt for `messages`, ending with the assistant's turn opener.
@@ -75,7 +79,9 @@ fn build_env(source: String) -> Result<Environment<'static>, Error> {
     env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
         Err(Error::new(ErrorKind::InvalidOperation, msg))
     });
-    env.add_function("strftime_now", |format: String| -> String { strftime_now(&format) });
+    env.add_function("strftime_now", |format: String| -> String {
+        strftime_now(&format)
+    });
     env.add_template_owned("chat", source)?;
     Ok(env)
 }
@@ -84,8 +90,18 @@ fn build_env(source: String) -> Result<Environment<'static>, Error> {
 /// directives those templates use are supported, so no date crate is needed.
 fn strftime_now(format: &str) -> String {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -155,9 +171,15 @@ mod tests {
             ContentPart::Text { text: "b".into() },
         ]));
         let out = t.render(&[msg]).unwrap();
-        assert_eq!(out, "<|im_start|>system\na\nb<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            out,
+            "<|im_start|>system\na\nb<|im_end|>\n<|im_start|>assistant\n"
+        );
         let none = ChatTemplate::new(None, "", "");
-        assert!(none.render(&[ChatMessage::text(Role::User, "x")]).unwrap().starts_with("<|im_start|>user\nx"));
+        assert!(none
+            .render(&[ChatMessage::text(Role::User, "x")])
+            .unwrap()
+            .starts_with("<|im_start|>user\nx"));
     }
 
     #[test]
@@ -169,7 +191,11 @@ mod tests {
 
     #[test]
     fn raise_exception_becomes_an_error() {
-        let t = ChatTemplate::new(Some("{{ raise_exception('roles must alternate') }}"), "", "");
+        let t = ChatTemplate::new(
+            Some("{{ raise_exception('roles must alternate') }}"),
+            "",
+            "",
+        );
         let err = t.render(&[ChatMessage::text(Role::User, "x")]).unwrap_err();
         assert!(err.contains("roles must alternate"), "{err}");
     }

@@ -43,7 +43,11 @@ pub struct LocalChatOptions {
 
 impl Default for LocalChatOptions {
     fn default() -> Self {
-        Self { threads: 2, context_size: 2048, max_concurrent: 4 }
+        Self {
+            threads: 2,
+            context_size: 2048,
+            max_concurrent: 4,
+        }
     }
 }
 
@@ -93,10 +97,17 @@ impl LocalChatProvider {
         let info = gguf::inspect(path)?;
         let backend = backend()?;
         let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-            .map_err(|e| LocalError::Load { path: path.to_path_buf(), reason: e.to_string() })?;
+            .map_err(|e| LocalError::Load {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         let model = Arc::new(model);
         let trained = model.n_ctx_train();
-        let context_size = if trained > 0 { options.context_size.min(trained) } else { options.context_size };
+        let context_size = if trained > 0 {
+            options.context_size.min(trained)
+        } else {
+            options.context_size
+        };
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -107,7 +118,11 @@ impl LocalChatProvider {
             max_sequences: options.max_concurrent.clamp(1, MAX_SEQUENCES) as u32,
         };
         let jobs = worker::spawn(backend, Arc::clone(&model), config)?;
-        let template = ChatTemplate::new(info.chat_template.as_deref(), &info.bos_token, &info.eos_token);
+        let template = ChatTemplate::new(
+            info.chat_template.as_deref(),
+            &info.bos_token,
+            &info.eos_token,
+        );
         tracing::info!(
             path = %path.display(),
             architecture = %info.architecture,
@@ -116,7 +131,15 @@ impl LocalChatProvider {
             max_concurrent = config.max_sequences,
             "local chat model loaded"
         );
-        Ok(Self { inner: Arc::new(Inner { path: path.to_path_buf(), model, template, context_size, jobs }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                model,
+                template,
+                context_size,
+                jobs,
+            }),
+        })
     }
 
     /// The context window each request gets, in tokens.
@@ -130,7 +153,10 @@ impl LocalChatProvider {
     }
 
     /// Validates, renders and tokenises a request (off the async runtime) and queues it.
-    async fn submit(&self, request: &ChatCompletionRequest) -> Result<UnboundedReceiver<Event>, ProviderError> {
+    async fn submit(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<UnboundedReceiver<Event>, ProviderError> {
         check_request(request)?;
         let sampling = SamplingParams::from_request(request)?;
         let inner = Arc::clone(&self.inner);
@@ -162,11 +188,14 @@ impl LocalChatProvider {
         })
         .await
         .map_err(|e| ProviderError::Internal(format!("prompt preparation failed: {e}")))??;
-        tracing::debug!(prompt_tokens = job.prompt.len(), max_new_tokens = job.max_new_tokens, "queueing local generation");
-        self.inner
-            .jobs
-            .send(job)
-            .map_err(|_| ProviderError::Internal("the local generation thread has stopped".into()))?;
+        tracing::debug!(
+            prompt_tokens = job.prompt.len(),
+            max_new_tokens = job.max_new_tokens,
+            "queueing local generation"
+        );
+        self.inner.jobs.send(job).map_err(|_| {
+            ProviderError::Internal("the local generation thread has stopped".into())
+        })?;
         Ok(receiver)
     }
 }
@@ -180,13 +209,19 @@ fn check_request(request: &ChatCompletionRequest) -> Result<(), ProviderError> {
         )));
     }
     if let Some(n) = request.n.filter(|&n| n != 1) {
-        return Err(ProviderError::InvalidRequest(format!("the local model generates one choice per request (n must be 1, got {n})")));
+        return Err(ProviderError::InvalidRequest(format!(
+            "the local model generates one choice per request (n must be 1, got {n})"
+        )));
     }
     if request.messages.is_empty() {
-        return Err(ProviderError::InvalidRequest("messages must not be empty".into()));
+        return Err(ProviderError::InvalidRequest(
+            "messages must not be empty".into(),
+        ));
     }
     if request.output_token_limit() == Some(0) {
-        return Err(ProviderError::InvalidRequest("max_tokens must be at least 1".into()));
+        return Err(ProviderError::InvalidRequest(
+            "max_tokens must be at least 1".into(),
+        ));
     }
     Ok(())
 }
@@ -198,7 +233,13 @@ fn completion_id() -> String {
 #[async_trait]
 impl Provider for LocalChatProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { chat: true, streaming: true, embeddings: false, tools: false, json_mode: true }
+        Capabilities {
+            chat: true,
+            streaming: true,
+            embeddings: false,
+            tools: false,
+            json_mode: true,
+        }
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion, ProviderError> {
@@ -207,7 +248,11 @@ impl Provider for LocalChatProvider {
         loop {
             match events.recv().await {
                 Some(Event::Text(piece)) => text.push_str(&piece),
-                Some(Event::Done { finish_reason, prompt_tokens, completion_tokens }) => {
+                Some(Event::Done {
+                    finish_reason,
+                    prompt_tokens,
+                    completion_tokens,
+                }) => {
                     return Ok(ChatCompletion {
                         id: completion_id(),
                         object: "chat.completion".to_string(),
@@ -225,17 +270,26 @@ impl Provider for LocalChatProvider {
                 }
                 Some(Event::Failed(reason)) => return Err(ProviderError::Internal(reason)),
                 None => {
-                    return Err(ProviderError::Internal("the local generation thread stopped mid-answer".into()))
+                    return Err(ProviderError::Internal(
+                        "the local generation thread stopped mid-answer".into(),
+                    ))
                 }
             }
         }
     }
 
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError> {
+    async fn chat_stream(
+        &self,
+        request: ChatCompletionRequest,
+    ) -> Result<ChunkStream, ProviderError> {
         let events = self.submit(&request).await?;
         let id = completion_id();
         let created = unix_now();
-        let role = ChunkDelta { role: Some(Role::Assistant), content: Some(String::new()), ..Default::default() };
+        let role = ChunkDelta {
+            role: Some(Role::Assistant),
+            content: Some(String::new()),
+            ..Default::default()
+        };
         let first = ChatCompletionChunk::delta(&id, created, &request.model, role, None);
         let state = StreamState {
             events,
@@ -250,7 +304,8 @@ impl Provider for LocalChatProvider {
 
     async fn embed(&self, _request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         Err(ProviderError::Unsupported(
-            "the local chat model does not produce embeddings; use the local embedding model".into(),
+            "the local chat model does not produce embeddings; use the local embedding model"
+                .into(),
         ))
     }
 }
@@ -276,13 +331,21 @@ impl StreamState {
             }
             match self.events.recv().await {
                 Some(Event::Text(text)) => {
-                    let delta = ChunkDelta { content: Some(text), ..Default::default() };
+                    let delta = ChunkDelta {
+                        content: Some(text),
+                        ..Default::default()
+                    };
                     self.push_delta(delta, None);
                 }
-                Some(Event::Done { finish_reason, prompt_tokens, completion_tokens }) => {
+                Some(Event::Done {
+                    finish_reason,
+                    prompt_tokens,
+                    completion_tokens,
+                }) => {
                     self.push_delta(ChunkDelta::default(), Some(finish_reason));
                     let usage = Usage::new(prompt_tokens, completion_tokens);
-                    let chunk = ChatCompletionChunk::usage_only(&self.id, self.created, &self.model, usage);
+                    let chunk =
+                        ChatCompletionChunk::usage_only(&self.id, self.created, &self.model, usage);
                     self.queue.push_back(Ok(chunk));
                     self.finished = true;
                 }
@@ -301,7 +364,8 @@ impl StreamState {
     }
 
     fn push_delta(&mut self, delta: ChunkDelta, finish_reason: Option<FinishReason>) {
-        let chunk = ChatCompletionChunk::delta(&self.id, self.created, &self.model, delta, finish_reason);
+        let chunk =
+            ChatCompletionChunk::delta(&self.id, self.created, &self.model, delta, finish_reason);
         self.queue.push_back(Ok(chunk));
     }
 }
@@ -316,18 +380,35 @@ mod tests {
         let mut r = ChatCompletionRequest::new("local", vec![ChatMessage::text(Role::User, "hi")]);
         assert!(check_request(&r).is_ok());
         r.n = Some(2);
-        assert!(matches!(check_request(&r), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(
+            check_request(&r),
+            Err(ProviderError::InvalidRequest(_))
+        ));
         r.n = None;
         r.max_tokens = Some(0);
-        assert!(matches!(check_request(&r), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(
+            check_request(&r),
+            Err(ProviderError::InvalidRequest(_))
+        ));
         r.max_tokens = None;
         r.tools = Some(vec![Tool {
             kind: ToolKind::Function,
-            function: FunctionDefinition { name: "f".into(), description: None, parameters: None, strict: None },
+            function: FunctionDefinition {
+                name: "f".into(),
+                description: None,
+                parameters: None,
+                strict: None,
+            },
         }]);
         let err = check_request(&r).unwrap_err();
-        assert!(matches!(&err, ProviderError::Unsupported(m) if m.contains("does not support tools")), "{err}");
+        assert!(
+            matches!(&err, ProviderError::Unsupported(m) if m.contains("does not support tools")),
+            "{err}"
+        );
         let empty = ChatCompletionRequest::new("local", vec![]);
-        assert!(matches!(check_request(&empty), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(
+            check_request(&empty),
+            Err(ProviderError::InvalidRequest(_))
+        ));
     }
 }

@@ -76,7 +76,9 @@ impl SamplingParams {
         if self.json {
             match LlamaSampler::grammar(model, JSON_GRAMMAR, "root") {
                 Ok(grammar) => chain.push(grammar),
-                Err(err) => tracing::warn!(error = %err, "JSON grammar rejected; output is unconstrained"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "JSON grammar rejected; output is unconstrained")
+                }
             }
         }
         match self.temperature {
@@ -147,13 +149,22 @@ mod tests {
     fn rejects_bad_values() {
         let mut r = request();
         r.temperature = Some(-1.0);
-        assert!(matches!(SamplingParams::from_request(&r), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(
+            SamplingParams::from_request(&r),
+            Err(ProviderError::InvalidRequest(_))
+        ));
         let mut r = request();
         r.top_p = Some(0.0);
-        assert!(matches!(SamplingParams::from_request(&r), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(
+            SamplingParams::from_request(&r),
+            Err(ProviderError::InvalidRequest(_))
+        ));
         let mut r = request();
         r.response_format = Some(json!({"type": "json_schema", "json_schema": {}}));
-        assert!(matches!(SamplingParams::from_request(&r), Err(ProviderError::Unsupported(_))));
+        assert!(matches!(
+            SamplingParams::from_request(&r),
+            Err(ProviderError::Unsupported(_))
+        ));
         assert_ne!(seed_from_request(-1), u32::MAX);
     }
 }

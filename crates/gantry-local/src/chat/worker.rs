@@ -39,7 +39,11 @@ pub(crate) enum Event {
     /// More generated text (never empty, always whole characters).
     Text(String),
     /// Generation ended.
-    Done { finish_reason: FinishReason, prompt_tokens: u32, completion_tokens: u32 },
+    Done {
+        finish_reason: FinishReason,
+        prompt_tokens: u32,
+        completion_tokens: u32,
+    },
     /// The engine failed while serving the job.
     Failed(String),
 }
@@ -79,7 +83,8 @@ pub(crate) fn spawn(
             let ctx = match model.new_context(backend, params) {
                 Ok(ctx) => ctx,
                 Err(err) => {
-                    let _ = ready_tx.send(Err(format!("could not create a llama.cpp context: {err}")));
+                    let _ =
+                        ready_tx.send(Err(format!("could not create a llama.cpp context: {err}")));
                     return;
                 }
             };
@@ -91,7 +96,9 @@ pub(crate) fn spawn(
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(jobs_tx),
         Ok(Err(reason)) => Err(LocalError::Engine(reason)),
-        Err(_) => Err(LocalError::Engine("the generation thread exited during start-up".into())),
+        Err(_) => Err(LocalError::Engine(
+            "the generation thread exited during start-up".into(),
+        )),
     }
 }
 
@@ -160,7 +167,9 @@ impl<'m> Worker<'m> {
             return;
         }
         let Some(seq) = self.free_seqs.pop() else {
-            let _ = job.events.send(Event::Failed("no free sequence slot".into()));
+            let _ = job
+                .events
+                .send(Event::Failed("no free sequence slot".into()));
             return;
         };
         let sampler = job.sampling.build(self.model);
@@ -183,7 +192,10 @@ impl<'m> Worker<'m> {
         let mut i = 0;
         while i < self.slots.len() {
             if self.slots[i].job.events.is_closed() {
-                tracing::debug!(seq = self.slots[i].seq, "generation cancelled by the client");
+                tracing::debug!(
+                    seq = self.slots[i].seq,
+                    "generation cancelled by the client"
+                );
                 self.release(i);
             } else {
                 i += 1;
@@ -194,7 +206,9 @@ impl<'m> Worker<'m> {
     /// Frees slot `i`'s sequence for the next job.
     fn release(&mut self, i: usize) {
         let slot = self.slots.swap_remove(i);
-        let _ = self.ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+        let _ = self
+            .ctx
+            .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
         self.free_seqs.push(slot.seq);
     }
 
@@ -243,7 +257,10 @@ impl<'m> Worker<'m> {
             tracing::error!(error = %err, "llama.cpp decode failed");
             // The failed batch may have left partial state in any of its sequences.
             while !self.slots.is_empty() {
-                let _ = self.slots[0].job.events.send(Event::Failed(format!("decode failed: {err}")));
+                let _ = self.slots[0]
+                    .job
+                    .events
+                    .send(Event::Failed(format!("decode failed: {err}")));
                 self.release(0);
             }
             return;
@@ -276,7 +293,8 @@ impl<'m> Worker<'m> {
             String::new()
         } else {
             // Control tokens render as nothing: they are markup, not text.
-            slot.utf8.push(&model.vocab().token_to_piece(token, false, None))
+            slot.utf8
+                .push(&model.vocab().token_to_piece(token, false, None))
         };
         let out_of_room = slot.generated >= slot.job.max_new_tokens;
         if end_of_generation || out_of_room {
@@ -292,7 +310,11 @@ impl<'m> Worker<'m> {
         if end_of_generation || out_of_room {
             let rest = slot.stop.finish();
             send_text(slot, rest);
-            return Some(if end_of_generation { FinishReason::Stop } else { FinishReason::Length });
+            return Some(if end_of_generation {
+                FinishReason::Stop
+            } else {
+                FinishReason::Length
+            });
         }
         slot.next = Some(token);
         None
