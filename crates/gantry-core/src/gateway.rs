@@ -164,19 +164,20 @@ impl Gateway {
             upstream.model = target.upstream_model.clone();
             upstream.stream = Some(true);
             async move {
-                let mut stream = target.provider.chat_stream(upstream).await?;
+                // The time to first token includes waiting for the response headers: an
+                // upstream that never answers must not hold the call for the attempt timeout.
+                let ttft = policy.ttft_timeout.min(budget);
+                let first_deadline = tokio::time::Instant::now() + ttft;
+                let no_first_token = || ProviderError::Timeout(format!("no first token within {} ms", ttft.as_millis()));
+                let mut stream = tokio::time::timeout_at(first_deadline, target.provider.chat_stream(upstream))
+                    .await
+                    .map_err(|_| no_first_token())??;
                 // Read until the first chunk that carries output, so that a failure before
                 // then can still fall back to another target: nothing has reached the client.
-                let first_deadline = tokio::time::Instant::now() + policy.ttft_timeout.min(budget);
                 let mut buffered = Vec::new();
                 loop {
                     match tokio::time::timeout_at(first_deadline, stream.next()).await {
-                        Err(_) => {
-                            return Err(ProviderError::Timeout(format!(
-                                "no first token within {} ms",
-                                policy.ttft_timeout.min(budget).as_millis()
-                            )))
-                        }
+                        Err(_) => return Err(no_first_token()),
                         Ok(None) => {
                             return Err(ProviderError::InvalidResponse("the stream ended before any output".to_string()))
                         }

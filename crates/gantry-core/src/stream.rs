@@ -29,6 +29,7 @@ pub struct TracedStream {
 
 impl TracedStream {
     /// Wraps `inner`, whose first chunks were already read into `buffered` while routing.
+    #[allow(clippy::too_many_arguments)] // one private call site, in the gateway
     pub(crate) fn new(
         buffered: Vec<ChatCompletionChunk>,
         inner: ChunkStream,

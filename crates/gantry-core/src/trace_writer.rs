@@ -56,7 +56,7 @@ impl TraceSink {
                     mpsc::error::TrySendError::Closed(_) => "writer stopped",
                 };
                 // Log the first drop and then every 1000th, so a flood cannot flood the log.
-                if dropped == 1 || dropped % 1000 == 0 {
+                if dropped == 1 || dropped.is_multiple_of(1000) {
                     tracing::warn!(dropped_total = dropped, reason, "trace record dropped");
                 }
                 false
@@ -136,6 +136,12 @@ async fn write_loop(
                 tokio::select! {
                     n = rx.recv_many(&mut batch, room) => if n == 0 { break },
                     _ = &mut deadline => break,
+                    // Shutdown must not wait out the flush interval.
+                    _ = &mut stop => {
+                        rx.close();
+                        stopping = true;
+                        break;
+                    }
                 }
             }
         }

@@ -27,6 +27,8 @@ fn parse_since(text: &str) -> Option<DateTime<Utc>> {
         .or_else(|| text.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0)))
 }
 
+// The error becomes the response at once; boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
     let limit = match query.limit {
         None => None,
