@@ -73,6 +73,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonParseError
                     code: "invalid_json",
                 })
             } else {
+                let text = inner.to_string();
+                // serde reports a missing field at its parent's path; name the field itself.
+                if let Some(field) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                    let param = if path == "." { field.to_string() } else { format!("{path}.{field}") };
+                    return Err(JsonParseError {
+                        message: format!("Missing required parameter: '{param}'."),
+                        param: Some(param),
+                        code: "missing_required_parameter",
+                    });
+                }
                 let param = (path != ".").then_some(path);
                 let message = match &param {
                     Some(p) => format!("Invalid value for '{p}': {inner}"),
@@ -108,6 +118,10 @@ mod tests {
     #[test]
     fn missing_field_is_reported() {
         let err = parse_json::<ChatCompletionRequest>(br#"{"messages":[]}"#).unwrap_err();
-        assert!(err.message.contains("model"), "{}", err.message);
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert_eq!(err.code, "missing_required_parameter");
+        let body = br#"{"model":"m","messages":[{"content":"hi"}]}"#;
+        let err = parse_json::<ChatCompletionRequest>(body).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages[0].role"), "{}", err.message);
     }
 }

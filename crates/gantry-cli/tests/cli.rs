@@ -1,0 +1,110 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The `gantry` binary as a user runs it: chat on the embedded engine (tiny generated
+//! models), traces read back, and clear failures with a non-zero exit.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gantry(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(args)
+        .current_dir(dir)
+        .env("GANTRY_MODEL_SOURCES", "")
+        .env_remove("GANTRY_CONFIG")
+        .env_remove("GANTRY_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn tiny_config(dir: &Path) -> std::path::PathBuf {
+    let gguf = dir.join("tiny.gguf");
+    let bert = dir.join("tiny-bert");
+    gantry_local::testing::write_tiny_llama_gguf(&gguf).unwrap();
+    gantry_local::testing::write_tiny_bert(&bert).unwrap();
+    let config = dir.join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[local]\nchat_model = \"{}\"\nembedding_model = \"{}\"\n",
+            dir.join("data").display(),
+            gguf.display(),
+            bert.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn chat_then_traces_list_and_show() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_config(dir.path());
+    let out = gantry(dir.path(), &["chat", "Hello there", "--max-tokens", "8", "--seed", "7"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let trace_id = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("trace: "))
+        .unwrap_or_else(|| panic!("no trace id in: {stderr}"))
+        .trim()
+        .to_string();
+    assert!(stderr.contains("completion tokens]"), "{stderr}");
+    assert!(!text(&out.stdout).trim().is_empty(), "the answer is printed");
+
+    let list = gantry(dir.path(), &["traces", "list"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let table = text(&list.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("ID"), "{table}");
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[1].starts_with(&trace_id) && lines[1].contains("smollm2-135m-instruct") && lines[1].contains(" ok "), "{table}");
+
+    let show = gantry(dir.path(), &["traces", "show", &trace_id]);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    let record = text(&show.stdout);
+    assert!(record.contains(&format!("id:            {trace_id}")), "{record}");
+    assert!(record.contains("user: Hello there"), "{record}");
+    assert!(record.contains("kind:          chat (stream)"), "{record}");
+
+    let missing = gantry(dir.path(), &["traces", "show", "not-an-id"]);
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("not a trace id"), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn invalid_config_lists_every_problem_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gantry.toml"),
+        "[server]\nlisten = \"nope\"\n[local]\nthreads = 0\n[[models]]\nname = \"m\"\ntargets = [{ provider = \"ghost\", model = \"x\" }]\n",
+    )
+    .unwrap();
+    let out = gantry(dir.path(), &["serve"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("gantry.toml"), "names the file: {stderr}");
+    for needle in ["'nope'", "local.threads", "'ghost'"] {
+        assert!(stderr.contains(needle), "missing {needle}: {stderr}");
+    }
+}
+
+#[test]
+fn unusable_data_dir_and_corrupt_model_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = gantry(dir.path(), &["chat", "hi", "--data-dir", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("plain-file"), "{}", text(&out.stderr));
+
+    let bad = dir.path().join("broken.gguf");
+    std::fs::write(&bad, b"this is not a model").unwrap();
+    std::fs::write(dir.path().join("gantry.toml"), format!("[local]\nchat_model = \"{}\"\n", bad.display())).unwrap();
+    let out = gantry(dir.path(), &["chat", "hi", "--data-dir", dir.path().join("d").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("broken.gguf"), "{}", text(&out.stderr));
+}
