@@ -52,9 +52,12 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,llama-cpp-2=warn,llama_cpp_2=warn,sqlx=warn"));
+/// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
+/// logs at info; one-shot commands only warn, so their output stays readable.
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},llama-cpp-2=warn,llama_cpp_2=warn,sqlx=warn"))
+    });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -64,7 +67,8 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+    init_logging(cli.log_format, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
