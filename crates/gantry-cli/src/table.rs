@@ -11,7 +11,8 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<String>| -> String {
-        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{:<width$}", c, width = widths[i])).collect();
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{:<width$}", c, width = widths[i])).collect();
         padded.join("  ").trim_end().to_string()
     };
     let mut out = line(header.iter().map(|h| h.to_string()).collect());

@@ -61,7 +61,10 @@ fn chat_then_traces_list_and_show() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("ID"), "{table}");
     assert_eq!(lines.len(), 2, "{table}");
-    assert!(lines[1].starts_with(&trace_id) && lines[1].contains("smollm2-135m-instruct") && lines[1].contains(" ok "), "{table}");
+    assert!(
+        lines[1].starts_with(&trace_id) && lines[1].contains("smollm2-135m-instruct") && lines[1].contains(" ok "),
+        "{table}"
+    );
 
     let show = gantry(dir.path(), &["traces", "show", &trace_id]);
     assert!(show.status.success(), "{}", text(&show.stderr));

@@ -319,7 +319,9 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
     let mut providers = BTreeMap::new();
     for (name, p) in &raw.providers {
         if name == LOCAL_PROVIDER {
-            problems.push(format!("providers.{name}: the name '{LOCAL_PROVIDER}' is reserved for the embedded engine ([local])"));
+            problems.push(format!(
+                "providers.{name}: the name '{LOCAL_PROVIDER}' is reserved for the embedded engine ([local])"
+            ));
             continue;
         }
         let connect_timeout = ms(p.connect_timeout_ms, Duration::from_secs(10));
@@ -385,7 +387,8 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
                     problems.push(format!("{scope}.targets[{j}] uses provider 'local' but [local] is disabled"));
                 }
             } else if !known {
-                problems.push(format!("{scope}.targets[{j}].provider '{}' is not defined under [providers]", t.provider));
+                problems
+                    .push(format!("{scope}.targets[{j}].provider '{}' is not defined under [providers]", t.provider));
             }
             if t.model.trim().is_empty() {
                 problems.push(format!("{scope}.targets[{j}].model must not be empty"));
@@ -395,7 +398,11 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         models.push(ModelSettings {
             name: m.name.clone(),
             kind,
-            targets: m.targets.iter().map(|t| TargetSettings { provider: t.provider.clone(), model: t.model.clone() }).collect(),
+            targets: m
+                .targets
+                .iter()
+                .map(|t| TargetSettings { provider: t.provider.clone(), model: t.model.clone() })
+                .collect(),
             routing: merge_routing(&m.routing, base_policy),
         });
     }
@@ -413,7 +420,11 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
     }
 
     for (model, price) in &raw.prices {
-        if price.input_per_mtok < 0.0 || price.output_per_mtok < 0.0 || !price.input_per_mtok.is_finite() || !price.output_per_mtok.is_finite() {
+        if price.input_per_mtok < 0.0
+            || price.output_per_mtok < 0.0
+            || !price.input_per_mtok.is_finite()
+            || !price.output_per_mtok.is_finite()
+        {
             problems.push(format!("prices.\"{model}\": prices must be finite and not negative"));
         }
     }
@@ -502,7 +513,16 @@ mod tests {
         .unwrap();
         let err = validate(raw, Overrides::default()).unwrap_err();
         let text = err.to_string();
-        for needle in ["nowhere", "grpc", "ftp://x", "NAME of an environment variable", "'missing'", "attempt_timeout_ms", "defined twice", "has no targets"] {
+        for needle in [
+            "nowhere",
+            "grpc",
+            "ftp://x",
+            "NAME of an environment variable",
+            "'missing'",
+            "attempt_timeout_ms",
+            "defined twice",
+            "has no targets",
+        ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
         assert_eq!(err.problems.len(), 8, "{text}");

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use gantry_providers::{Provider, ProviderError};
 use gantry_store::{Store, StoreError};
 use gantry_types::{
-    ChatCompletion, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat, ModelList,
-    ModelObject, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus,
+    ChatCompletion, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat,
+    ModelList, ModelObject, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -67,10 +67,15 @@ impl Gateway {
                 let provider = providers
                     .get(&t.provider)
                     .ok_or_else(|| GatewayError::Internal(format!("provider '{}' was not built", t.provider)))?;
-                targets.push(Target { provider_name: t.provider.clone(), upstream_model: t.model.clone(), provider: provider.clone() });
+                targets.push(Target {
+                    provider_name: t.provider.clone(),
+                    upstream_model: t.model.clone(),
+                    provider: provider.clone(),
+                });
             }
             model_order.push(m.name.clone());
-            routes.insert(m.name.clone(), ModelRoute { name: m.name.clone(), kind: m.kind, targets, policy: m.routing });
+            routes
+                .insert(m.name.clone(), ModelRoute { name: m.name.clone(), kind: m.kind, targets, policy: m.routing });
         }
         Ok(Self {
             routes,
@@ -168,7 +173,8 @@ impl Gateway {
                 // upstream that never answers must not hold the call for the attempt timeout.
                 let ttft = policy.ttft_timeout.min(budget);
                 let first_deadline = tokio::time::Instant::now() + ttft;
-                let no_first_token = || ProviderError::Timeout(format!("no first token within {} ms", ttft.as_millis()));
+                let no_first_token =
+                    || ProviderError::Timeout(format!("no first token within {} ms", ttft.as_millis()));
                 let mut stream = tokio::time::timeout_at(first_deadline, target.provider.chat_stream(upstream))
                     .await
                     .map_err(|_| no_first_token())??;
@@ -179,7 +185,9 @@ impl Gateway {
                     match tokio::time::timeout_at(first_deadline, stream.next()).await {
                         Err(_) => return Err(no_first_token()),
                         Ok(None) => {
-                            return Err(ProviderError::InvalidResponse("the stream ended before any output".to_string()))
+                            return Err(ProviderError::InvalidResponse(
+                                "the stream ended before any output".to_string(),
+                            ))
                         }
                         Ok(Some(Err(e))) => return Err(e),
                         Ok(Some(Ok(chunk))) => {
@@ -218,7 +226,9 @@ impl Gateway {
     /// Embeddings for one or more inputs.
     pub async fn embed(&self, request: EmbeddingRequest) -> Call<EmbeddingResponse> {
         let mut recorder = self.recorder(TraceKind::Embeddings, &request.model, json!(request), false);
-        let route = match validate::check_embeddings(&request).and_then(|_| self.route(&request.model, ModelKind::Embeddings)) {
+        let route = match validate::check_embeddings(&request)
+            .and_then(|_| self.route(&request.model, ModelKind::Embeddings))
+        {
             Ok(route) => route,
             Err(e) => return Self::fail(recorder, e),
         };

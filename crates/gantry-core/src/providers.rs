@@ -52,17 +52,15 @@ pub fn build_remote(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn P
             config.connect_timeout = *connect_timeout;
             Arc::new(OpenAiProvider::new(config).map_err(wrap)?)
         }
-        ProviderSettings::Anthropic { base_url, api_key_env, api_version, connect_timeout } => {
-            Arc::new(
-                AnthropicProvider::new(AnthropicConfig {
-                    base_url: base_url.clone(),
-                    api_key: api_key(name, api_key_env.as_ref()),
-                    version: api_version.clone(),
-                    connect_timeout: *connect_timeout,
-                })
-                .map_err(wrap)?,
-            )
-        }
+        ProviderSettings::Anthropic { base_url, api_key_env, api_version, connect_timeout } => Arc::new(
+            AnthropicProvider::new(AnthropicConfig {
+                base_url: base_url.clone(),
+                api_key: api_key(name, api_key_env.as_ref()),
+                version: api_version.clone(),
+                connect_timeout: *connect_timeout,
+            })
+            .map_err(wrap)?,
+        ),
     };
     Ok(provider)
 }
@@ -75,9 +73,14 @@ pub struct LocalProvider {
 
 impl LocalProvider {
     /// Finds (downloading if needed) and loads the embedded models.
-    pub async fn load(settings: &LocalSettings, data_dir: &std::path::Path, progress: Progress) -> Result<Self, LocalError> {
+    pub async fn load(
+        settings: &LocalSettings,
+        data_dir: &std::path::Path,
+        progress: Progress,
+    ) -> Result<Self, LocalError> {
         let chat_path = gantry_local::resolve_chat_model(settings.chat_model.as_deref(), data_dir, progress).await?;
-        let embed_dir = gantry_local::resolve_embedding_model(settings.embedding_model.as_deref(), data_dir, progress).await?;
+        let embed_dir =
+            gantry_local::resolve_embedding_model(settings.embedding_model.as_deref(), data_dir, progress).await?;
         let options = LocalChatOptions {
             threads: settings.threads,
             context_size: settings.context_size,
@@ -129,7 +132,10 @@ impl Provider for LocalProvider {
 }
 
 /// Every provider the config names, keyed by name; the embedded engine under `local`.
-pub async fn build_all(config: &Config, progress: Progress) -> Result<HashMap<String, Arc<dyn Provider>>, ProviderSetupError> {
+pub async fn build_all(
+    config: &Config,
+    progress: Progress,
+) -> Result<HashMap<String, Arc<dyn Provider>>, ProviderSetupError> {
     let mut providers = HashMap::new();
     for (name, settings) in &config.providers {
         providers.insert(name.clone(), build_remote(name, settings)?);

@@ -104,7 +104,8 @@ impl CallRecorder {
 
     /// Completes the record and queues it.
     pub fn finish(self, outcome: Outcome) {
-        let models: Vec<&str> = self.upstream_model.iter().map(String::as_str).chain([self.requested_model.as_str()]).collect();
+        let models: Vec<&str> =
+            self.upstream_model.iter().map(String::as_str).chain([self.requested_model.as_str()]).collect();
         let cost = cost_usd(&self.prices, &models, outcome.usage);
         let latency_ms = self.elapsed_ms();
         let record = TraceRecord {

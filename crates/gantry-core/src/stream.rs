@@ -74,7 +74,8 @@ impl TracedStream {
                     (_, Some(e)) => Some(TraceError { code: e.code().to_string(), message: e.to_string() }),
                     (TraceStatus::Cancelled, None) => Some(TraceError {
                         code: "client_disconnected".to_string(),
-                        message: "the client disconnected before the stream ended; the upstream request was cancelled".to_string(),
+                        message: "the client disconnected before the stream ended; the upstream request was cancelled"
+                            .to_string(),
                     }),
                     _ => None,
                 },
@@ -100,7 +101,9 @@ impl TracedStream {
 /// Whether a chunk carries generated output (text, a tool call, or the end).
 pub(crate) fn carries_output(chunk: &ChatCompletionChunk) -> bool {
     chunk.choices.iter().any(|c| {
-        c.delta.content.as_deref().is_some_and(|s| !s.is_empty()) || c.delta.tool_calls.is_some() || c.finish_reason.is_some()
+        c.delta.content.as_deref().is_some_and(|s| !s.is_empty())
+            || c.delta.tool_calls.is_some()
+            || c.finish_reason.is_some()
     })
 }
 

@@ -27,12 +27,18 @@ pub fn check_chat(req: &ChatCompletionRequest) -> Result<(), GatewayError> {
     }
     if let Some(t) = req.temperature {
         if !(0.0..=2.0).contains(&t) {
-            return Err(GatewayError::invalid(format!("temperature {t} is out of range: it must be between 0 and 2"), "temperature"));
+            return Err(GatewayError::invalid(
+                format!("temperature {t} is out of range: it must be between 0 and 2"),
+                "temperature",
+            ));
         }
     }
     if let Some(p) = req.top_p {
         if !(0.0..=1.0).contains(&p) {
-            return Err(GatewayError::invalid(format!("top_p {p} is out of range: it must be between 0 and 1"), "top_p"));
+            return Err(GatewayError::invalid(
+                format!("top_p {p} is out of range: it must be between 0 and 1"),
+                "top_p",
+            ));
         }
     }
     for (name, value) in [("max_tokens", req.max_tokens), ("max_completion_tokens", req.max_completion_tokens)] {
@@ -90,13 +96,17 @@ mod tests {
         assert!(matches!(check_chat(&r), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == "messages"));
         let mut r = req();
         r.temperature = Some(3.0);
-        assert!(matches!(check_chat(&r), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == "temperature"));
+        assert!(
+            matches!(check_chat(&r), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == "temperature")
+        );
         let mut r = req();
         r.n = Some(2);
         assert!(matches!(check_chat(&r), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == "n"));
         let mut r = req();
         r.stream_options = Some(Default::default());
-        assert!(matches!(check_chat(&r), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == "stream_options"));
+        assert!(
+            matches!(check_chat(&r), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == "stream_options")
+        );
         assert!(check_chat(&req()).is_ok());
     }
 }

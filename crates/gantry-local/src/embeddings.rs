@@ -8,8 +8,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use gantry_providers::{Capabilities, ChunkStream, Provider, ProviderError};
 use gantry_types::{
-    ChatCompletion, ChatCompletionRequest, Embedding, EmbeddingRequest, EmbeddingResponse,
-    EmbeddingUsage, EmbeddingVector, EncodingFormat,
+    ChatCompletion, ChatCompletionRequest, Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
+    EmbeddingVector, EncodingFormat,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,26 +55,20 @@ impl LocalEmbeddingProvider {
     /// Loads the model from `dir`. Blocking; call it from `spawn_blocking` in async code.
     pub fn load(dir: &Path) -> Result<Self, LocalError> {
         if !dir.is_dir() {
-            return Err(LocalError::NotFound {
-                path: dir.to_path_buf(),
-            });
+            return Err(LocalError::NotFound { path: dir.to_path_buf() });
         }
-        if let Some(missing) = EMBEDDING_MODEL_FILES
-            .iter()
-            .find(|f| !dir.join(f).is_file())
-        {
+        if let Some(missing) = EMBEDDING_MODEL_FILES.iter().find(|f| !dir.join(f).is_file()) {
             return Err(LocalError::invalid(dir, format!("missing {missing}")));
         }
         let config_path = dir.join("config.json");
-        let config_text = std::fs::read_to_string(&config_path)
-            .map_err(|e| LocalError::io("reading", &config_path, e))?;
+        let config_text =
+            std::fs::read_to_string(&config_path).map_err(|e| LocalError::io("reading", &config_path, e))?;
         let config: Config = serde_json::from_str(&config_text)
             .map_err(|e| LocalError::invalid(&config_path, format!("not a BERT config: {e}")))?;
 
         let tokenizer_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| {
-            LocalError::invalid(&tokenizer_path, format!("unreadable tokenizer: {e}"))
-        })?;
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| LocalError::invalid(&tokenizer_path, format!("unreadable tokenizer: {e}")))?;
         // The file bakes in fixed padding and truncation at 128; pad to the batch's longest
         // input instead (pooling skips padding) and truncate where the model was trained.
         let padding = PaddingParams {
@@ -84,33 +78,17 @@ impl LocalEmbeddingProvider {
         tokenizer.with_padding(Some(padding));
         let max_len = MAX_EMBEDDING_TOKENS.min(config.max_position_embeddings);
         tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_len,
-                ..Default::default()
-            }))
-            .map_err(|e| {
-                LocalError::invalid(&tokenizer_path, format!("cannot set truncation: {e}"))
-            })?;
+            .with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() }))
+            .map_err(|e| LocalError::invalid(&tokenizer_path, format!("cannot set truncation: {e}")))?;
 
         let weights_path = dir.join("model.safetensors");
-        let bytes = std::fs::read(&weights_path)
-            .map_err(|e| LocalError::io("reading", &weights_path, e))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(
-            |e| LocalError::invalid(&weights_path, format!("not a safetensors file: {e}")),
-        )?;
-        let model = BertModel::load(vb, &config).map_err(|e| LocalError::Load {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let bytes = std::fs::read(&weights_path).map_err(|e| LocalError::io("reading", &weights_path, e))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
+            .map_err(|e| LocalError::invalid(&weights_path, format!("not a safetensors file: {e}")))?;
+        let model = BertModel::load(vb, &config)
+            .map_err(|e| LocalError::Load { path: dir.to_path_buf(), reason: e.to_string() })?;
         tracing::info!(dir = %dir.display(), dimension = config.hidden_size, "local embedding model loaded");
-        Ok(Self {
-            inner: Arc::new(Inner {
-                dir: dir.to_path_buf(),
-                model,
-                tokenizer,
-                dimension: config.hidden_size,
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { dir: dir.to_path_buf(), model, tokenizer, dimension: config.hidden_size }) })
     }
 
     /// Length of the vectors this model produces.
@@ -130,8 +108,7 @@ impl LocalEmbeddingProvider {
 
 impl Inner {
     fn embed_batch(&self, texts: &[String]) -> Result<Embedded, ProviderError> {
-        let internal =
-            |e: candle_core::Error| ProviderError::Internal(format!("embedding failed: {e}"));
+        let internal = |e: candle_core::Error| ProviderError::Internal(format!("embedding failed: {e}"));
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let encodings = self
             .tokenizer
@@ -152,15 +129,9 @@ impl Inner {
         let ids = Tensor::from_vec(ids, (rows, cols), &device).map_err(internal)?;
         let types = Tensor::from_vec(types, (rows, cols), &device).map_err(internal)?;
         let mask = Tensor::from_vec(mask, (rows, cols), &device).map_err(internal)?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(internal)?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask)).map_err(internal)?;
         let pooled = mean_pool(&hidden, &mask).map_err(internal)?;
-        let vectors = l2_normalize(&pooled)
-            .map_err(internal)?
-            .to_vec2::<f32>()
-            .map_err(internal)?;
+        let vectors = l2_normalize(&pooled).map_err(internal)?.to_vec2::<f32>().map_err(internal)?;
         Ok(Embedded { vectors, tokens })
     }
 }
@@ -174,11 +145,7 @@ fn mean_pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
-    let norm = x
-        .sqr()?
-        .sum_keepdim(D::Minus1)?
-        .sqrt()?
-        .clamp(1e-12, f32::MAX)?;
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
     x.broadcast_div(&norm)
 }
 
@@ -189,11 +156,7 @@ fn base64_f32(values: &[f32]) -> String {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18u32, 12, 6, 0].iter().enumerate() {
             if i <= chunk.len() {
@@ -207,24 +170,15 @@ fn base64_f32(values: &[f32]) -> String {
 }
 
 /// The request's texts, or why they cannot be embedded.
-fn request_texts(
-    request: &EmbeddingRequest,
-    dimension: usize,
-) -> Result<Vec<String>, ProviderError> {
+fn request_texts(request: &EmbeddingRequest, dimension: usize) -> Result<Vec<String>, ProviderError> {
     let texts = request.input.texts().ok_or_else(|| {
-        ProviderError::InvalidRequest(
-            "the local embedding model takes text input, not token arrays".into(),
-        )
+        ProviderError::InvalidRequest("the local embedding model takes text input, not token arrays".into())
     })?;
     if texts.is_empty() {
-        return Err(ProviderError::InvalidRequest(
-            "input must not be empty".into(),
-        ));
+        return Err(ProviderError::InvalidRequest("input must not be empty".into()));
     }
     if let Some(i) = texts.iter().position(|t| t.is_empty()) {
-        return Err(ProviderError::InvalidRequest(format!(
-            "input[{i}] is an empty string"
-        )));
+        return Err(ProviderError::InvalidRequest(format!("input[{i}] is an empty string")));
     }
     if let Some(d) = request.dimensions.filter(|&d| d as usize != dimension) {
         return Err(ProviderError::InvalidRequest(format!(
@@ -237,28 +191,15 @@ fn request_texts(
 #[async_trait]
 impl Provider for LocalEmbeddingProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: false,
-            streaming: false,
-            embeddings: true,
-            tools: false,
-            json_mode: false,
-        }
+        Capabilities { chat: false, streaming: false, embeddings: true, tools: false, json_mode: false }
     }
 
     async fn chat(&self, _request: ChatCompletionRequest) -> Result<ChatCompletion, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "the local embedding model does not do chat completions".into(),
-        ))
+        Err(ProviderError::Unsupported("the local embedding model does not do chat completions".into()))
     }
 
-    async fn chat_stream(
-        &self,
-        _request: ChatCompletionRequest,
-    ) -> Result<ChunkStream, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "the local embedding model does not do chat completions".into(),
-        ))
+    async fn chat_stream(&self, _request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError> {
+        Err(ProviderError::Unsupported("the local embedding model does not do chat completions".into()))
     }
 
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -283,11 +224,7 @@ impl Provider for LocalEmbeddingProvider {
             .map(|(i, v)| Embedding {
                 object: "embedding".to_string(),
                 index: i as u32,
-                embedding: if base64 {
-                    EmbeddingVector::Base64(base64_f32(&v))
-                } else {
-                    EmbeddingVector::Float(v)
-                },
+                embedding: if base64 { EmbeddingVector::Base64(base64_f32(&v)) } else { EmbeddingVector::Float(v) },
             })
             .collect();
         let tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
@@ -295,10 +232,7 @@ impl Provider for LocalEmbeddingProvider {
             object: "list".to_string(),
             data,
             model: request.model,
-            usage: EmbeddingUsage {
-                prompt_tokens: tokens,
-                total_tokens: tokens,
-            },
+            usage: EmbeddingUsage { prompt_tokens: tokens, total_tokens: tokens },
         })
     }
 }
@@ -323,11 +257,7 @@ mod tests {
     fn validates_inputs() {
         let err = request_texts(&request(EmbeddingInput::Tokens(vec![1, 2])), 8).unwrap_err();
         assert!(matches!(err, ProviderError::InvalidRequest(_)));
-        let err = request_texts(
-            &request(EmbeddingInput::Many(vec!["a".into(), String::new()])),
-            8,
-        )
-        .unwrap_err();
+        let err = request_texts(&request(EmbeddingInput::Many(vec!["a".into(), String::new()])), 8).unwrap_err();
         assert!(err.to_string().contains("input[1]"), "{err}");
         let mut r = request(EmbeddingInput::One("a".into()));
         r.dimensions = Some(4);

@@ -66,22 +66,11 @@ impl LocalError {
         }
     }
 
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        LocalError::Io {
-            action,
-            path: path.into(),
-            source,
-        }
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        LocalError::Io { action, path: path.into(), source }
     }
 
     pub(crate) fn invalid(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        LocalError::InvalidModel {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        LocalError::InvalidModel { path: path.into(), reason: reason.into() }
     }
 }

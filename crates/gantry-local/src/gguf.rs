@@ -25,27 +25,19 @@ pub(crate) struct GgufInfo {
 /// Whether `path` starts with the GGUF magic; a cheap check used by model resolution.
 pub fn has_gguf_magic(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && &magic == GGUF_MAGIC
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == GGUF_MAGIC
 }
 
 /// Checks the magic, parses the whole header and checks every tensor lies inside the file.
 pub(crate) fn inspect(path: &Path) -> Result<GgufInfo, LocalError> {
     let file = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            LocalError::NotFound {
-                path: path.to_path_buf(),
-            }
+            LocalError::NotFound { path: path.to_path_buf() }
         } else {
             LocalError::io("opening", path, e)
         }
     })?;
-    let file_len = file
-        .metadata()
-        .map_err(|e| LocalError::io("reading", path, e))?
-        .len();
+    let file_len = file.metadata().map_err(|e| LocalError::io("reading", path, e))?.len();
     let mut reader = BufReader::new(file);
     let mut magic = [0u8; 4];
     if reader.read_exact(&mut magic).is_err() || &magic != GGUF_MAGIC {
@@ -54,37 +46,24 @@ pub(crate) fn inspect(path: &Path) -> Result<GgufInfo, LocalError> {
             format!("not a GGUF file (starts with {magic:02x?}, expected the magic \"GGUF\")"),
         ));
     }
-    reader
-        .rewind()
-        .map_err(|e| LocalError::io("reading", path, e))?;
-    let content = Content::read(&mut reader)
-        .map_err(|e| LocalError::invalid(path, format!("corrupt GGUF header: {e}")))?;
+    reader.rewind().map_err(|e| LocalError::io("reading", path, e))?;
+    let content =
+        Content::read(&mut reader).map_err(|e| LocalError::invalid(path, format!("corrupt GGUF header: {e}")))?;
     if content.tensor_infos.is_empty() {
-        return Err(LocalError::invalid(
-            path,
-            "the GGUF file contains no tensors",
-        ));
+        return Err(LocalError::invalid(path, "the GGUF file contains no tensors"));
     }
     for (name, info) in &content.tensor_infos {
         let elems = info.shape.elem_count() as u64;
         let block = info.ggml_dtype.block_size() as u64;
         if block == 0 || !elems.is_multiple_of(block) {
-            return Err(LocalError::invalid(
-                path,
-                format!("tensor {name} has a malformed shape"),
-            ));
+            return Err(LocalError::invalid(path, format!("tensor {name} has a malformed shape")));
         }
         let size = elems / block * info.ggml_dtype.type_size() as u64;
-        let end = content
-            .tensor_data_offset
-            .saturating_add(info.offset)
-            .saturating_add(size);
+        let end = content.tensor_data_offset.saturating_add(info.offset).saturating_add(size);
         if end > file_len {
             return Err(LocalError::invalid(
                 path,
-                format!(
-                    "truncated: tensor {name} ends at byte {end} but the file has {file_len} bytes"
-                ),
+                format!("truncated: tensor {name} ends at byte {end} but the file has {file_len} bytes"),
             ));
         }
     }
@@ -92,8 +71,8 @@ pub(crate) fn inspect(path: &Path) -> Result<GgufInfo, LocalError> {
         Some(Value::String(s)) => Some(s.clone()),
         _ => None,
     };
-    let architecture = text("general.architecture")
-        .ok_or_else(|| LocalError::invalid(path, "missing general.architecture"))?;
+    let architecture =
+        text("general.architecture").ok_or_else(|| LocalError::invalid(path, "missing general.architecture"))?;
     let token_text = |key: &str| -> String {
         let id = match content.metadata.get(key) {
             Some(Value::U32(v)) => Some(*v as usize),
@@ -127,10 +106,7 @@ mod tests {
         let junk = dir.path().join("junk.gguf");
         std::fs::write(&junk, b"this is not a model").unwrap();
         let err = inspect(&junk).unwrap_err().to_string();
-        assert!(
-            err.contains("junk.gguf") && err.contains("not a GGUF file"),
-            "{err}"
-        );
+        assert!(err.contains("junk.gguf") && err.contains("not a GGUF file"), "{err}");
         assert!(!has_gguf_magic(&junk));
 
         let good = dir.path().join("tiny.gguf");

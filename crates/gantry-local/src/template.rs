@@ -38,11 +38,7 @@ impl ChatTemplate {
                 }
             }
         };
-        Self {
-            env,
-            bos_token: bos_token.to_string(),
-            eos_token: eos_token.to_string(),
-        }
+        Self { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() }
     }
 
     /// The prompt for `messages`, ending with the assistant's turn opener.
@@ -79,9 +75,7 @@ fn build_env(source: String) -> Result<Environment<'static>, Error> {
     env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
         Err(Error::new(ErrorKind::InvalidOperation, msg))
     });
-    env.add_function("strftime_now", |format: String| -> String {
-        strftime_now(&format)
-    });
+    env.add_function("strftime_now", |format: String| -> String { strftime_now(&format) });
     env.add_template_owned("chat", source)?;
     Ok(env)
 }
@@ -103,10 +97,8 @@ fn strftime_now(format: &str) -> String {
         "November",
         "December",
     ];
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's days-to-civil algorithm.
     let z = days + 719_468;
@@ -171,15 +163,9 @@ mod tests {
             ContentPart::Text { text: "b".into() },
         ]));
         let out = t.render(&[msg]).unwrap();
-        assert_eq!(
-            out,
-            "<|im_start|>system\na\nb<|im_end|>\n<|im_start|>assistant\n"
-        );
+        assert_eq!(out, "<|im_start|>system\na\nb<|im_end|>\n<|im_start|>assistant\n");
         let none = ChatTemplate::new(None, "", "");
-        assert!(none
-            .render(&[ChatMessage::text(Role::User, "x")])
-            .unwrap()
-            .starts_with("<|im_start|>user\nx"));
+        assert!(none.render(&[ChatMessage::text(Role::User, "x")]).unwrap().starts_with("<|im_start|>user\nx"));
     }
 
     #[test]
@@ -191,11 +177,7 @@ mod tests {
 
     #[test]
     fn raise_exception_becomes_an_error() {
-        let t = ChatTemplate::new(
-            Some("{{ raise_exception('roles must alternate') }}"),
-            "",
-            "",
-        );
+        let t = ChatTemplate::new(Some("{{ raise_exception('roles must alternate') }}"), "", "");
         let err = t.render(&[ChatMessage::text(Role::User, "x")]).unwrap_err();
         assert!(err.contains("roles must alternate"), "{err}");
     }

@@ -71,10 +71,7 @@ pub(crate) enum StopOutcome {
 impl StopMatcher {
     /// A matcher for `stops`; empty strings are ignored.
     pub fn new(stops: Vec<String>) -> Self {
-        Self {
-            stops: stops.into_iter().filter(|s| !s.is_empty()).collect(),
-            held: String::new(),
-        }
+        Self { stops: stops.into_iter().filter(|s| !s.is_empty()).collect(), held: String::new() }
     }
 
     /// Adds generated `text`.
@@ -85,12 +82,7 @@ impl StopMatcher {
         }
         // Everything emitted so far could not start a stop sequence, so any stop begins
         // inside `held`; the earliest one wins.
-        if let Some(at) = self
-            .stops
-            .iter()
-            .filter_map(|s| self.held.find(s.as_str()))
-            .min()
-        {
+        if let Some(at) = self.stops.iter().filter_map(|s| self.held.find(s.as_str())).min() {
             let out = self.held[..at].to_string();
             self.held.clear();
             return StopOutcome::Stopped(out);

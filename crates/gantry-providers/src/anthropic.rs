@@ -79,13 +79,7 @@ impl AnthropicProvider {
 #[async_trait]
 impl Provider for AnthropicProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: true,
-            streaming: true,
-            embeddings: false,
-            tools: true,
-            json_mode: false,
-        }
+        Capabilities { chat: true, streaming: true, embeddings: false, tools: true, json_mode: false }
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion, ProviderError> {
@@ -96,10 +90,7 @@ impl Provider for AnthropicProvider {
         Ok(response::to_completion(parsed))
     }
 
-    async fn chat_stream(
-        &self,
-        request: ChatCompletionRequest,
-    ) -> Result<ChunkStream, ProviderError> {
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError> {
         let body = request::messages_request(&request, true)?;
         let response = http::post_json(&self.client, &self.messages_url, &body).await?;
         let response = http::expect_event_stream(response).await?;
@@ -107,8 +98,6 @@ impl Provider for AnthropicProvider {
     }
 
     async fn embed(&self, _request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "Anthropic has no embeddings API".to_string(),
-        ))
+        Err(ProviderError::Unsupported("Anthropic has no embeddings API".to_string()))
     }
 }

@@ -20,21 +20,13 @@ const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 const MAX_BODY_SNIPPET_CHARS: usize = 200;
 
 /// A client for one upstream; no overall request timeout, since the gateway times the call.
-pub(crate) fn build_client(
-    connect_timeout: Duration,
-    headers: HeaderMap,
-) -> Result<reqwest::Client, ProviderError> {
+pub(crate) fn build_client(connect_timeout: Duration, headers: HeaderMap) -> Result<reqwest::Client, ProviderError> {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .default_headers(headers)
         .build()
-        .map_err(|err| {
-            config_error(format!(
-                "could not build the HTTP client: {}",
-                describe(&err)
-            ))
-        })
+        .map_err(|err| config_error(format!("could not build the HTTP client: {}", describe(&err))))
 }
 
 /// A provider configuration that cannot work.
@@ -43,19 +35,12 @@ pub(crate) fn config_error(message: impl std::fmt::Display) -> ProviderError {
 }
 
 /// A header from configuration; secrets are marked sensitive so they never show in debug output.
-pub(crate) fn header(
-    name: &str,
-    value: &str,
-    secret: bool,
-) -> Result<(HeaderName, HeaderValue), ProviderError> {
+pub(crate) fn header(name: &str, value: &str, secret: bool) -> Result<(HeaderName, HeaderValue), ProviderError> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| config_error(format!("`{name}` is not a valid header name")))?;
     // The value is not quoted in the error: it may be a key.
-    let mut header_value = HeaderValue::from_str(value).map_err(|_| {
-        config_error(format!(
-            "the value of header `{name}` has characters a header cannot carry"
-        ))
-    })?;
+    let mut header_value = HeaderValue::from_str(value)
+        .map_err(|_| config_error(format!("the value of header `{name}` has characters a header cannot carry")))?;
     header_value.set_sensitive(secret);
     Ok((header_name, header_value))
 }
@@ -66,12 +51,7 @@ pub(crate) async fn post_json<T: Serialize + ?Sized>(
     url: &str,
     body: &T,
 ) -> Result<reqwest::Response, ProviderError> {
-    let response = client
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(from_reqwest)?;
+    let response = client.post(url).json(body).send().await.map_err(from_reqwest)?;
     if response.status().is_success() {
         Ok(response)
     } else {
@@ -132,11 +112,7 @@ pub(crate) async fn upstream_error(response: reqwest::Response) -> ProviderError
         Err(err) => format!("(the error body could not be read: {})", describe(&err)),
     };
     tracing::debug!(status, %message, "upstream error");
-    ProviderError::Upstream {
-        status,
-        message,
-        retry_after,
-    }
+    ProviderError::Upstream { status, message, retry_after }
 }
 
 /// The message of an error body: `error.message` (OpenAI, Anthropic, vLLM), a bare `error`
@@ -166,12 +142,7 @@ pub(crate) fn error_message(body: &[u8]) -> String {
 /// The wait an upstream asks for: `retry-after-ms` (OpenAI), else `Retry-After` in seconds or
 /// as an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
@@ -199,26 +170,17 @@ fn snippet(body: &[u8]) -> String {
 }
 
 /// Rejects a 2xx answer to a streaming request that is a JSON document instead of a stream.
-pub(crate) async fn expect_event_stream(
-    response: reqwest::Response,
-) -> Result<reqwest::Response, ProviderError> {
+pub(crate) async fn expect_event_stream(response: reqwest::Response) -> Result<reqwest::Response, ProviderError> {
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"));
     if !is_json {
         return Ok(response);
     }
     let body = read_body(response).await?;
-    Err(ProviderError::InvalidResponse(format!(
-        "expected an event stream, got a JSON body: {}",
-        snippet(&body)
-    )))
+    Err(ProviderError::InvalidResponse(format!("expected an event stream, got a JSON body: {}", snippet(&body))))
 }
 
 /// Whether to keep reading events after the one just translated.
@@ -231,11 +193,7 @@ pub(crate) enum Flow {
 /// Translates one provider's stream events into OpenAI chunks.
 pub(crate) trait EventTranslator: Send + 'static {
     /// Handles one event, pushing the chunks it yields onto `out`.
-    fn on_event(
-        &mut self,
-        event: SseEvent,
-        out: &mut VecDeque<ChatCompletionChunk>,
-    ) -> Result<Flow, ProviderError>;
+    fn on_event(&mut self, event: SseEvent, out: &mut VecDeque<ChatCompletionChunk>) -> Result<Flow, ProviderError>;
 
     /// The body ended before the terminal event: the error to report, if that is one.
     fn on_eof(&mut self) -> Option<ProviderError>;
@@ -261,9 +219,7 @@ pub(crate) async fn chunk_stream<T: EventTranslator>(
 ) -> Result<ChunkStream, ProviderError> {
     let mut chunks = translated(response, translator);
     match chunks.next().await {
-        Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
-            .chain(chunks)
-            .boxed()),
+        Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) }).chain(chunks).boxed()),
         Some(Err(err)) => Err(err),
         None => Ok(chunks),
     }
@@ -271,12 +227,7 @@ pub(crate) async fn chunk_stream<T: EventTranslator>(
 
 fn translated<T: EventTranslator>(response: reqwest::Response, translator: T) -> ChunkStream {
     let events: EventStream = sse_events(response.bytes_stream()).boxed();
-    let driver = Driver {
-        events: Some(events),
-        translator,
-        chunks: VecDeque::new(),
-        failure: None,
-    };
+    let driver = Driver { events: Some(events), translator, chunks: VecDeque::new(), failure: None };
     futures::stream::unfold(driver, |mut driver| async move {
         loop {
             if let Some(chunk) = driver.chunks.pop_front() {
@@ -301,9 +252,7 @@ fn translated<T: EventTranslator>(response: reqwest::Response, translator: T) ->
                     driver.events = None;
                     driver.failure = Some(match err {
                         SseError::Source(err) => from_reqwest(err),
-                        SseError::InvalidUtf8(err) => {
-                            ProviderError::InvalidResponse(err.to_string())
-                        }
+                        SseError::InvalidUtf8(err) => ProviderError::InvalidResponse(err.to_string()),
                     });
                 }
                 None => {
@@ -324,27 +273,14 @@ mod tests {
     fn error_message_reads_the_known_shapes() {
         let openai = br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}"#;
         assert_eq!(error_message(openai), "Rate limit reached");
-        let anthropic =
-            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let anthropic = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         assert_eq!(error_message(anthropic), "Overloaded");
-        assert_eq!(
-            error_message(br#"{"error":"model 'x' not found"}"#),
-            "model 'x' not found"
-        );
-        assert_eq!(
-            error_message(br#"{"object":"error","message":"bad"}"#),
-            "bad"
-        );
-        assert_eq!(
-            error_message(b"  <html>502 Bad Gateway</html>\n"),
-            "<html>502 Bad Gateway</html>"
-        );
+        assert_eq!(error_message(br#"{"error":"model 'x' not found"}"#), "model 'x' not found");
+        assert_eq!(error_message(br#"{"object":"error","message":"bad"}"#), "bad");
+        assert_eq!(error_message(b"  <html>502 Bad Gateway</html>\n"), "<html>502 Bad Gateway</html>");
         assert_eq!(error_message(b""), "(empty body)");
         let long = "x".repeat(5000);
-        assert_eq!(
-            error_message(long.as_bytes()).chars().count(),
-            MAX_ERROR_MESSAGE_CHARS + 1
-        );
+        assert_eq!(error_message(long.as_bytes()).chars().count(), MAX_ERROR_MESSAGE_CHARS + 1);
     }
 
     #[test]
@@ -361,10 +297,7 @@ mod tests {
         headers.insert("retry-after", HeaderValue::from_str(&past).unwrap());
         assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
         headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
-        assert_eq!(
-            retry_after(&headers, now),
-            Some(Duration::from_millis(1500))
-        );
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_millis(1500)));
         headers.insert("retry-after-ms", HeaderValue::from_static("soon"));
         headers.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers, now), None);

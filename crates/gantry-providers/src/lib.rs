@@ -11,9 +11,7 @@ pub use openai::{OpenAiConfig, OpenAiProvider};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use gantry_types::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse,
-};
+use gantry_types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse};
 use std::time::Duration;
 
 /// A stream of completion chunks; dropping it cancels the upstream request.
@@ -40,10 +38,7 @@ pub trait Provider: Send + Sync {
 
     /// A streamed completion. Errors before the first chunk come back as `Err`; later ones
     /// as items of the stream.
-    async fn chat_stream(
-        &self,
-        request: ChatCompletionRequest,
-    ) -> Result<ChunkStream, ProviderError>;
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError>;
 
     /// Embeddings for one or more inputs.
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError>;
@@ -99,14 +94,10 @@ impl ProviderError {
     /// failures and timeouts. A 4xx means the request itself is wrong.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ProviderError::Upstream { status, .. } => {
-                *status == 429 || *status == 408 || *status >= 500
-            }
+            ProviderError::Upstream { status, .. } => *status == 429 || *status == 408 || *status >= 500,
             ProviderError::Connect(_) | ProviderError::Timeout(_) => true,
             ProviderError::InvalidResponse(_) => true,
-            ProviderError::Unsupported(_)
-            | ProviderError::InvalidRequest(_)
-            | ProviderError::Internal(_) => false,
+            ProviderError::Unsupported(_) | ProviderError::InvalidRequest(_) | ProviderError::Internal(_) => false,
         }
     }
 

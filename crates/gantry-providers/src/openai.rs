@@ -6,8 +6,7 @@ use crate::sse::SseEvent;
 use crate::{Capabilities, ChunkStream, Provider, ProviderError};
 use async_trait::async_trait;
 use gantry_types::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest,
-    EmbeddingResponse, StreamOptions,
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, StreamOptions,
 };
 use reqwest::header::{HeaderMap, AUTHORIZATION};
 use serde::de::DeserializeOwned;
@@ -46,11 +45,7 @@ impl OpenAiConfig {
 impl std::fmt::Debug for OpenAiConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Keys and header values (which may hold keys) are never printed.
-        let header_names: Vec<&str> = self
-            .extra_headers
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect();
+        let header_names: Vec<&str> = self.extra_headers.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("OpenAiConfig")
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
@@ -98,19 +93,10 @@ impl OpenAiProvider {
 #[async_trait]
 impl Provider for OpenAiProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: true,
-            streaming: true,
-            embeddings: true,
-            tools: true,
-            json_mode: true,
-        }
+        Capabilities { chat: true, streaming: true, embeddings: true, tools: true, json_mode: true }
     }
 
-    async fn chat(
-        &self,
-        mut request: ChatCompletionRequest,
-    ) -> Result<ChatCompletion, ProviderError> {
+    async fn chat(&self, mut request: ChatCompletionRequest) -> Result<ChatCompletion, ProviderError> {
         request.stream = Some(false);
         // OpenAI rejects `stream_options` on a request that does not stream.
         request.stream_options = None;
@@ -119,16 +105,11 @@ impl Provider for OpenAiProvider {
         parse_lenient(&body)
     }
 
-    async fn chat_stream(
-        &self,
-        mut request: ChatCompletionRequest,
-    ) -> Result<ChunkStream, ProviderError> {
+    async fn chat_stream(&self, mut request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError> {
         request.stream = Some(true);
         // Always asked for, so the gateway learns token counts; it drops the usage chunk
         // again when its own client did not ask.
-        request.stream_options = Some(StreamOptions {
-            include_usage: Some(true),
-        });
+        request.stream_options = Some(StreamOptions { include_usage: Some(true) });
         let response = http::post_json(&self.client, &self.chat_url, &request).await?;
         let response = http::expect_event_stream(response).await?;
         http::chunk_stream(response, OpenAiEvents::default()).await
@@ -148,11 +129,7 @@ struct OpenAiEvents {
 }
 
 impl EventTranslator for OpenAiEvents {
-    fn on_event(
-        &mut self,
-        event: SseEvent,
-        out: &mut VecDeque<ChatCompletionChunk>,
-    ) -> Result<Flow, ProviderError> {
+    fn on_event(&mut self, event: SseEvent, out: &mut VecDeque<ChatCompletionChunk>) -> Result<Flow, ProviderError> {
         let data = event.data.trim();
         if data == "[DONE]" {
             return Ok(Flow::Done);
@@ -162,17 +139,12 @@ impl EventTranslator for OpenAiEvents {
         }
         if event.event.as_deref() == Some("error") && !data.starts_with('{') {
             let message = http::truncate(data, 1000);
-            return Err(ProviderError::Upstream {
-                status: 500,
-                message,
-                retry_after: None,
-            });
+            return Err(ProviderError::Upstream { status: 500, message, retry_after: None });
         }
         let chunk: ChatCompletionChunk = match serde_json::from_str(data) {
             Ok(chunk) => chunk,
             Err(err) => {
-                let value: Value = serde_json::from_str(data)
-                    .map_err(|_| http::invalid_body(&err, data.as_bytes()))?;
+                let value: Value = serde_json::from_str(data).map_err(|_| http::invalid_body(&err, data.as_bytes()))?;
                 if let Some(error) = value.get("error") {
                     return Err(stream_error(error));
                 }
@@ -187,9 +159,8 @@ impl EventTranslator for OpenAiEvents {
     fn on_eof(&mut self) -> Option<ProviderError> {
         // Some servers close right after the last chunk without `[DONE]`; once a finish reason
         // has arrived the completion is whole, before that it was cut off.
-        (!self.saw_finish_reason).then(|| {
-            ProviderError::InvalidResponse("the event stream ended before [DONE]".to_string())
-        })
+        (!self.saw_finish_reason)
+            .then(|| ProviderError::InvalidResponse("the event stream ended before [DONE]".to_string()))
     }
 }
 
@@ -207,11 +178,7 @@ fn stream_error(error: &Value) -> ProviderError {
         .and_then(|code| u16::try_from(code).ok())
         .filter(|code| (400..600).contains(code))
         .unwrap_or(500);
-    ProviderError::Upstream {
-        status,
-        message: http::truncate(&message, 1000),
-        retry_after: None,
-    }
+    ProviderError::Upstream { status, message: http::truncate(&message, 1000), retry_after: None }
 }
 
 /// Parses a completion, falling back to `normalized` for servers that deviate from OpenAI.
@@ -219,8 +186,7 @@ fn parse_lenient<T: DeserializeOwned>(body: &[u8]) -> Result<T, ProviderError> {
     match serde_json::from_slice(body) {
         Ok(parsed) => Ok(parsed),
         Err(err) => {
-            let value: Value =
-                serde_json::from_slice(body).map_err(|_| http::invalid_body(&err, body))?;
+            let value: Value = serde_json::from_slice(body).map_err(|_| http::invalid_body(&err, body))?;
             normalized(value).map_err(|_| http::invalid_body(&err, body))
         }
     }
@@ -230,29 +196,16 @@ fn parse_lenient<T: DeserializeOwned>(body: &[u8]) -> Result<T, ProviderError> {
 /// their finish reasons (TGI's `eos_token`, Anthropic-style `max_tokens`) to OpenAI's.
 fn normalized<T: DeserializeOwned>(mut value: Value) -> Result<T, serde_json::Error> {
     if let Some(object) = value.as_object_mut() {
-        object
-            .entry("id")
-            .or_insert_with(|| Value::from("chatcmpl-upstream"));
-        object
-            .entry("created")
-            .or_insert_with(|| Value::from(gantry_types::unix_now()));
+        object.entry("id").or_insert_with(|| Value::from("chatcmpl-upstream"));
+        object.entry("created").or_insert_with(|| Value::from(gantry_types::unix_now()));
         object.entry("model").or_insert_with(|| Value::from(""));
         let is_chunk = object
             .get("choices")
             .and_then(Value::as_array)
             .is_some_and(|choices| choices.iter().any(|c| c.get("delta").is_some()));
-        let kind = if is_chunk {
-            "chat.completion.chunk"
-        } else {
-            "chat.completion"
-        };
+        let kind = if is_chunk { "chat.completion.chunk" } else { "chat.completion" };
         object.entry("object").or_insert_with(|| Value::from(kind));
-        for choice in object
-            .get_mut("choices")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+        for choice in object.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
             if let Some(reason) = choice.get_mut("finish_reason") {
                 if let Some(mapped) = reason.as_str().and_then(finish_reason_alias) {
                     *reason = Value::from(mapped);
@@ -278,26 +231,18 @@ mod tests {
     use gantry_types::FinishReason;
 
     fn event(data: &str) -> SseEvent {
-        SseEvent {
-            event: None,
-            data: data.to_string(),
-        }
+        SseEvent { event: None, data: data.to_string() }
     }
 
     #[test]
     fn tolerant_parse_fills_missing_fields_and_maps_finish_reasons() {
-        let body = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"eos_token"}]}"#;
+        let body =
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"eos_token"}]}"#;
         let completion: ChatCompletion = parse_lenient(body).unwrap();
         assert_eq!(completion.object, "chat.completion");
-        assert_eq!(
-            completion.choices[0].finish_reason,
-            Some(FinishReason::Stop)
-        );
+        assert_eq!(completion.choices[0].finish_reason, Some(FinishReason::Stop));
         let err = parse_lenient::<ChatCompletion>(b"<html>").unwrap_err();
-        assert!(
-            matches!(err, ProviderError::InvalidResponse(ref m) if m.contains("<html>")),
-            "{err}"
-        );
+        assert!(matches!(err, ProviderError::InvalidResponse(ref m) if m.contains("<html>")), "{err}");
     }
 
     #[test]
@@ -305,19 +250,10 @@ mod tests {
         let mut translator = OpenAiEvents::default();
         let mut out = VecDeque::new();
         let chunk = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#;
-        assert!(matches!(
-            translator.on_event(event(chunk), &mut out),
-            Ok(Flow::Continue)
-        ));
+        assert!(matches!(translator.on_event(event(chunk), &mut out), Ok(Flow::Continue)));
         assert_eq!(out.len(), 1);
-        assert!(
-            translator.on_eof().is_some(),
-            "no finish reason yet: cut off"
-        );
-        assert!(matches!(
-            translator.on_event(event("[DONE]"), &mut out),
-            Ok(Flow::Done)
-        ));
+        assert!(translator.on_eof().is_some(), "no finish reason yet: cut off");
+        assert!(matches!(translator.on_event(event("[DONE]"), &mut out), Ok(Flow::Done)));
     }
 
     #[test]
@@ -326,18 +262,10 @@ mod tests {
         let mut out = VecDeque::new();
         let data = r#"{"error":{"message":"overloaded","type":"server_error","code":503}}"#;
         let err = translator.on_event(event(data), &mut out).unwrap_err();
-        assert!(
-            matches!(err, ProviderError::Upstream { status: 503, ref message, .. } if message == "overloaded")
-        );
-        let err = translator
-            .on_event(event(r#"{"error":"boom"}"#), &mut out)
-            .unwrap_err();
-        assert!(
-            matches!(err, ProviderError::Upstream { status: 500, ref message, .. } if message == "boom")
-        );
-        let err = translator
-            .on_event(event("{not json"), &mut out)
-            .unwrap_err();
+        assert!(matches!(err, ProviderError::Upstream { status: 503, ref message, .. } if message == "overloaded"));
+        let err = translator.on_event(event(r#"{"error":"boom"}"#), &mut out).unwrap_err();
+        assert!(matches!(err, ProviderError::Upstream { status: 500, ref message, .. } if message == "boom"));
+        let err = translator.on_event(event("{not json"), &mut out).unwrap_err();
         assert!(matches!(err, ProviderError::InvalidResponse(_)));
     }
 
@@ -347,10 +275,7 @@ mod tests {
         config.api_key = Some("sk-very-secret".into());
         config.extra_headers = vec![("x-proxy-key".into(), "also-secret".into())];
         let printed = format!("{config:?}");
-        assert!(
-            !printed.contains("very-secret") && !printed.contains("also-secret"),
-            "{printed}"
-        );
+        assert!(!printed.contains("very-secret") && !printed.contains("also-secret"), "{printed}");
         assert!(printed.contains("x-proxy-key"));
     }
 }

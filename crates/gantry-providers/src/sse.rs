@@ -99,10 +99,7 @@ impl SseDecoder {
 
     /// Finds the next line terminator: returns (end of line, start of the following line).
     fn find_line_end(&mut self) -> Option<(usize, usize)> {
-        let Some(offset) = self.buf[self.scanned..]
-            .iter()
-            .position(|b| *b == b'\n' || *b == b'\r')
-        else {
+        let Some(offset) = self.buf[self.scanned..].iter().position(|b| *b == b'\n' || *b == b'\r') else {
             self.scanned = self.buf.len();
             return None;
         };
@@ -205,20 +202,13 @@ mod tests {
     use futures::stream;
 
     fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
-        let items: Vec<Result<Bytes, std::io::Error>> = chunks
-            .iter()
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
-        let events =
-            futures::executor::block_on(sse_events(stream::iter(items)).collect::<Vec<_>>());
+        let items: Vec<Result<Bytes, std::io::Error>> = chunks.iter().map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let events = futures::executor::block_on(sse_events(stream::iter(items)).collect::<Vec<_>>());
         events.into_iter().map(|e| e.unwrap()).collect()
     }
 
     fn ev(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent {
-            event: event.map(str::to_string),
-            data: data.to_string(),
-        }
+        SseEvent { event: event.map(str::to_string), data: data.to_string() }
     }
 
     #[test]
@@ -230,10 +220,7 @@ mod tests {
     #[test]
     fn handles_crlf_and_cr_line_endings() {
         let events = decode(&[b"event: x\r\ndata: 1\r\n\r\ndata: 2\r\rdata: 3\n\n"]);
-        assert_eq!(
-            events,
-            vec![ev(Some("x"), "1"), ev(None, "2"), ev(None, "3")]
-        );
+        assert_eq!(events, vec![ev(Some("x"), "1"), ev(None, "2"), ev(None, "3")]);
     }
 
     #[test]
@@ -248,32 +235,21 @@ mod tests {
         // Cut inside "é" (2 bytes), inside "日" (3 bytes) and inside the emoji (4 bytes).
         let e_acute = text.iter().position(|b| *b == 0xC3).unwrap();
         let emoji = text.iter().position(|b| *b == 0xF0).unwrap();
-        let chunks = [
-            &text[..e_acute + 1],
-            &text[e_acute + 1..e_acute + 4],
-            &text[e_acute + 4..emoji + 2],
-            &text[emoji + 2..],
-        ];
-        assert_eq!(
-            decode(&chunks),
-            vec![ev(None, "caf\u{e9} \u{65e5}\u{672c} \u{1F600}")]
-        );
+        let chunks =
+            [&text[..e_acute + 1], &text[e_acute + 1..e_acute + 4], &text[e_acute + 4..emoji + 2], &text[emoji + 2..]];
+        assert_eq!(decode(&chunks), vec![ev(None, "caf\u{e9} \u{65e5}\u{672c} \u{1F600}")]);
     }
 
     #[test]
     fn one_byte_at_a_time() {
         let body = "event: e\ndata: \u{1F600}x\n\n: comment\ndata: [DONE]\n\n".as_bytes();
         let chunks: Vec<&[u8]> = body.chunks(1).collect();
-        assert_eq!(
-            decode(&chunks),
-            vec![ev(Some("e"), "\u{1F600}x"), ev(None, "[DONE]")]
-        );
+        assert_eq!(decode(&chunks), vec![ev(Some("e"), "\u{1F600}x"), ev(None, "[DONE]")]);
     }
 
     #[test]
     fn ignores_comments_unknown_fields_and_dataless_events() {
-        let events =
-            decode(&[b": keep-alive\n\nid: 7\nretry: 100\nfoo: bar\ndata:x\n\nevent: lonely\n\n"]);
+        let events = decode(&[b": keep-alive\n\nid: 7\nretry: 100\nfoo: bar\ndata:x\n\nevent: lonely\n\n"]);
         assert_eq!(events, vec![ev(None, "x")]);
     }
 
@@ -291,19 +267,14 @@ mod tests {
 
     #[test]
     fn flushes_an_unterminated_final_event() {
-        assert_eq!(
-            decode(&[b"data: a\n\ndata: [DONE]"]),
-            vec![ev(None, "a"), ev(None, "[DONE]")]
-        );
+        assert_eq!(decode(&[b"data: a\n\ndata: [DONE]"]), vec![ev(None, "a"), ev(None, "[DONE]")]);
         assert_eq!(decode(&[b"data: b\r"]), vec![ev(None, "b")]);
     }
 
     #[test]
     fn invalid_utf8_is_an_error_not_a_panic() {
-        let items: Vec<Result<Bytes, std::io::Error>> =
-            vec![Ok(Bytes::from_static(b"data: \xFF\n\n"))];
-        let events =
-            futures::executor::block_on(sse_events(stream::iter(items)).collect::<Vec<_>>());
+        let items: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from_static(b"data: \xFF\n\n"))];
+        let events = futures::executor::block_on(sse_events(stream::iter(items)).collect::<Vec<_>>());
         assert!(matches!(events.as_slice(), [Err(SseError::InvalidUtf8(_))]));
     }
 
@@ -314,8 +285,7 @@ mod tests {
             Err(std::io::Error::other("reset")),
             Ok(Bytes::from_static(b"\n\n")),
         ];
-        let events =
-            futures::executor::block_on(sse_events(stream::iter(items)).collect::<Vec<_>>());
+        let events = futures::executor::block_on(sse_events(stream::iter(items)).collect::<Vec<_>>());
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].as_ref().unwrap(), &ev(None, "a"));
         assert!(matches!(events[1], Err(SseError::Source(_))));

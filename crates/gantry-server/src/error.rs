@@ -35,7 +35,13 @@ impl ApiError {
     /// 500 for a failure inside Gantry (the details are logged, not sent).
     pub fn internal(err: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error", "internal error; see the server log", None)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            "internal error; see the server log",
+            None,
+        )
     }
 
     /// Attaches the trace id header.

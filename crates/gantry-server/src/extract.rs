@@ -16,7 +16,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OpenAiJson<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, "invalid_request_error", "request_too_large", "the request body is too large", None)
+                ApiError::new(
+                    status,
+                    "invalid_request_error",
+                    "request_too_large",
+                    "the request body is too large",
+                    None,
+                )
             } else {
                 ApiError::bad_request("invalid_body", format!("could not read the request body: {rejection}"), None)
             }

@@ -147,10 +147,8 @@ impl Store for SqliteStore {
     }
 
     async fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM traces WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT * FROM traces WHERE id = ?").bind(id.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(row_to_trace).transpose()
     }
 

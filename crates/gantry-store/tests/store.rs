@@ -25,7 +25,8 @@ fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {
         }],
         status,
         http_status: if status == TraceStatus::Ok { 200 } else { 502 },
-        error: (status == TraceStatus::Error).then(|| TraceError { code: "upstream_error".into(), message: "boom".into() }),
+        error: (status == TraceStatus::Error)
+            .then(|| TraceError { code: "upstream_error".into(), message: "boom".into() }),
         stream: false,
         request: json!({"messages": [{"role": "user", "content": "héllo"}]}),
         response: Some(json!({"role": "assistant", "content": "hi"})),
@@ -64,10 +65,8 @@ async fn traces_round_trip_and_filter() {
 
     let m1 = store.list_traces(&TraceFilter { model: Some("m1".into()), ..Default::default() }).await.unwrap();
     assert_eq!(m1.len(), 2);
-    let errors = store
-        .list_traces(&TraceFilter { status: Some(TraceStatus::Error), ..Default::default() })
-        .await
-        .unwrap();
+    let errors =
+        store.list_traces(&TraceFilter { status: Some(TraceStatus::Error), ..Default::default() }).await.unwrap();
     assert_eq!(errors.iter().map(|t| t.id).collect::<Vec<_>>(), vec![b.id]);
     let recent = store
         .list_traces(&TraceFilter { since: Some(Utc::now() - Duration::minutes(15)), ..Default::default() })

@@ -43,19 +43,11 @@ pub const TOOL_CALL_COMPLETION_TOKENS: u32 = 10;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// A completion of `text`; streamed word by word when the request has `stream: true`.
-    Text {
-        text: String,
-        prompt_tokens: u32,
-        completion_tokens: u32,
-    },
+    Text { text: String, prompt_tokens: u32, completion_tokens: u32 },
     /// One tool call; `arguments` (a JSON string) is streamed as several deltas.
     ToolCall { name: String, arguments: String },
     /// An error status with the flavour's error body and an optional `Retry-After` header.
-    Error {
-        status: u16,
-        retry_after: Option<String>,
-        message: String,
-    },
+    Error { status: u16, retry_after: Option<String>, message: String },
     /// Waits `ms` before answering with `then` (no headers are sent while waiting).
     Delay { ms: u64, then: Box<Reply> },
     /// Sends headers and the first piece (`first_text`), stalls `stall_ms`, then drops the
@@ -64,11 +56,7 @@ pub enum Reply {
     /// A 200 event stream whose body is exactly these chunks, each flushed separately.
     RawSse(Vec<Vec<u8>>),
     /// Any status, content type and body, e.g. an unparsable 200.
-    RawBody {
-        status: u16,
-        content_type: String,
-        body: Vec<u8>,
-    },
+    RawBody { status: u16, content_type: String, body: Vec<u8> },
     /// Embedding vectors of `dims` dimensions, deterministic per input (OpenAI only).
     Embeddings { dims: usize },
     /// Never answers; the request stays open until the client gives up.
@@ -78,36 +66,22 @@ pub enum Reply {
 impl Reply {
     /// A text reply with the given usage.
     pub fn text(text: impl Into<String>, prompt_tokens: u32, completion_tokens: u32) -> Self {
-        Reply::Text {
-            text: text.into(),
-            prompt_tokens,
-            completion_tokens,
-        }
+        Reply::Text { text: text.into(), prompt_tokens, completion_tokens }
     }
 
     /// A tool call with JSON `arguments`.
     pub fn tool_call(name: impl Into<String>, arguments: impl Into<String>) -> Self {
-        Reply::ToolCall {
-            name: name.into(),
-            arguments: arguments.into(),
-        }
+        Reply::ToolCall { name: name.into(), arguments: arguments.into() }
     }
 
     /// An error reply without `Retry-After`.
     pub fn error(status: u16, message: impl Into<String>) -> Self {
-        Reply::Error {
-            status,
-            retry_after: None,
-            message: message.into(),
-        }
+        Reply::Error { status, retry_after: None, message: message.into() }
     }
 
     /// `self`, answered after `ms` milliseconds.
     pub fn delayed(self, ms: u64) -> Self {
-        Reply::Delay {
-            ms,
-            then: Box::new(self),
-        }
+        Reply::Delay { ms, then: Box::new(self) }
     }
 }
 
@@ -129,10 +103,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -197,25 +168,18 @@ pub struct MockUpstream {
 impl MockUpstream {
     /// Binds 127.0.0.1:0 and serves `script`; ready for connections when this returns.
     pub async fn start(flavor: Flavor, script: Vec<Reply>) -> MockUpstream {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             flavor,
-            script: Mutex::new(Script {
-                replies: script,
-                next: 0,
-            }),
+            script: Mutex::new(Script { replies: script, next: 0 }),
             requests: Mutex::new(Vec::new()),
             request_count: AtomicUsize::new(0),
             recording: AtomicBool::new(true),
             disconnects: watch::Sender::new(0),
             ids: AtomicU64::new(0),
         });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         // Without TCP_NODELAY, small stream frames can wait for delayed ACKs (~40 ms).
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
@@ -224,11 +188,7 @@ impl MockUpstream {
             let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, app).await;
         });
-        MockUpstream {
-            addr,
-            shared,
-            server,
-        }
+        MockUpstream { addr, shared, server }
     }
 
     /// The base URL a provider is configured with: `http://127.0.0.1:PORT/v1` for OpenAI,
@@ -279,10 +239,7 @@ impl MockUpstream {
 
     /// Replaces the script; the next request gets its first reply.
     pub fn set_script(&self, script: Vec<Reply>) {
-        *self.shared.script.lock().unwrap() = Script {
-            replies: script,
-            next: 0,
-        };
+        *self.shared.script.lock().unwrap() = Script { replies: script, next: 0 };
     }
 }
 
@@ -329,52 +286,24 @@ async fn handle(
             })
             .collect();
         let path = uri.path().to_string();
-        let recorded = RecordedRequest {
-            method: method.to_string(),
-            path,
-            headers,
-            body: body.clone(),
-            peer,
-        };
+        let recorded = RecordedRequest { method: method.to_string(), path, headers, body: body.clone(), peer };
         shared.requests.lock().unwrap().push(recorded);
     }
     let endpoint = match (shared.flavor, uri.path()) {
-        (Flavor::OpenAi, "/v1/chat/completions") | (Flavor::Anthropic, "/v1/messages") => {
-            Endpoint::Chat
-        }
+        (Flavor::OpenAi, "/v1/chat/completions") | (Flavor::Anthropic, "/v1/messages") => Endpoint::Chat,
         (Flavor::OpenAi, "/v1/embeddings") => Endpoint::Embeddings,
-        _ => {
-            return wire::error_response(
-                shared.flavor,
-                404,
-                None,
-                &format!("no route for {}", uri.path()),
-            )
-        }
+        _ => return wire::error_response(shared.flavor, 404, None, &format!("no route for {}", uri.path())),
     };
     if method != Method::POST {
         return wire::error_response(shared.flavor, 405, None, "only POST is served");
     }
     if body.is_null() {
-        return wire::error_response(
-            shared.flavor,
-            400,
-            None,
-            "the request body is not valid JSON",
-        );
+        return wire::error_response(shared.flavor, 400, None, "the request body is not valid JSON");
     }
     let Some(mut reply) = shared.next_reply() else {
-        return wire::error_response(
-            shared.flavor,
-            500,
-            None,
-            "mock upstream: the script is empty",
-        );
+        return wire::error_response(shared.flavor, 500, None, "mock upstream: the script is empty");
     };
-    let mut guard = DisconnectGuard {
-        shared: shared.clone(),
-        armed: true,
-    };
+    let mut guard = DisconnectGuard { shared: shared.clone(), armed: true };
     while let Reply::Delay { ms, then } = reply {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         reply = *then;
@@ -383,25 +312,11 @@ async fn handle(
     let answer = match (endpoint, reply) {
         (_, Reply::Hang) => std::future::pending().await,
         (_, Reply::Delay { .. }) => unreachable!("delays are unwrapped above"),
-        (
-            _,
-            Reply::Error {
-                status,
-                retry_after,
-                message,
-            },
-        ) => {
+        (_, Reply::Error { status, retry_after, message }) => {
             guard.disarm();
             return wire::error_response(shared.flavor, status, retry_after.as_deref(), &message);
         }
-        (
-            _,
-            Reply::RawBody {
-                status,
-                content_type,
-                body,
-            },
-        ) => {
+        (_, Reply::RawBody { status, content_type, body }) => {
             guard.disarm();
             return wire::full_response(status, &content_type, body, &[]);
         }
@@ -434,11 +349,9 @@ async fn handle(
             guard.disarm();
             response
         }
-        wire::Answer::Stream {
-            status,
-            content_type,
-            steps,
-        } => wire::stream_response(status, content_type, steps, guard),
+        wire::Answer::Stream { status, content_type, steps } => {
+            wire::stream_response(status, content_type, steps, guard)
+        }
     }
 }
 
@@ -451,11 +364,7 @@ fn raw_sse_steps(chunks: Vec<Vec<u8>>) -> wire::Answer {
         }
         steps.push(Step::Frame(Bytes::from(chunk)));
     }
-    wire::Answer::Stream {
-        status: StatusCode::OK,
-        content_type: wire::EVENT_STREAM,
-        steps,
-    }
+    wire::Answer::Stream { status: StatusCode::OK, content_type: wire::EVENT_STREAM, steps }
 }
 
 #[cfg(test)]
@@ -465,29 +374,18 @@ mod tests {
 
     async fn post(mock: &MockUpstream, path: &str, body: Value) -> (u16, String) {
         let url = format!("http://{}{path}", mock.addr());
-        let response = reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
     #[tokio::test]
     async fn openai_stream_sends_usage_only_when_asked() {
         let mock = MockUpstream::start(Flavor::OpenAi, vec![Reply::text("a b", 3, 2)]).await;
-        let (status, body) = post(
-            &mock,
-            "/v1/chat/completions",
-            json!({"model": "m", "stream": true}),
-        )
-        .await;
+        let (status, body) = post(&mock, "/v1/chat/completions", json!({"model": "m", "stream": true})).await;
         assert_eq!(status, 200);
         assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
         assert!(!body.contains("\"usage\""), "{body}");
-        let asked =
-            json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}});
+        let asked = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}});
         let (_, body) = post(&mock, "/v1/chat/completions", asked).await;
         assert!(body.contains("\"choices\":[],"), "{body}");
         assert!(body.contains("\"total_tokens\":5"), "{body}");
@@ -495,13 +393,9 @@ mod tests {
 
     #[tokio::test]
     async fn anthropic_stream_follows_the_documented_event_order() {
-        let mock =
-            MockUpstream::start(Flavor::Anthropic, vec![Reply::text("hi there", 3, 2)]).await;
+        let mock = MockUpstream::start(Flavor::Anthropic, vec![Reply::text("hi there", 3, 2)]).await;
         let (_, body) = post(&mock, "/v1/messages", json!({"model": "m", "stream": true})).await;
-        let names: Vec<&str> = body
-            .lines()
-            .filter_map(|l| l.strip_prefix("event: "))
-            .collect();
+        let names: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
         assert_eq!(
             names,
             [
@@ -529,19 +423,13 @@ mod tests {
         for _ in 0..2 {
             let (status, body) = post(&mock, "/v1/messages", json!({"model": "m"})).await;
             assert_eq!(status, 200);
-            assert!(
-                body.contains("\"second\""),
-                "the last reply repeats: {body}"
-            );
+            assert!(body.contains("\"second\""), "the last reply repeats: {body}");
         }
         mock.set_recording(false);
         post(&mock, "/v1/messages", json!({"model": "m"})).await;
         assert_eq!(mock.request_count(), 5);
         assert_eq!(mock.requests().len(), 4);
         mock.set_script(vec![Reply::error(503, "again")]);
-        assert_eq!(
-            post(&mock, "/v1/messages", json!({"model": "m"})).await.0,
-            503
-        );
+        assert_eq!(post(&mock, "/v1/messages", json!({"model": "m"})).await.0, 503);
     }
 }

@@ -11,23 +11,11 @@ use std::time::Duration;
 /// The answer to `POST /v1/chat/completions`.
 pub(crate) fn chat(ctx: &Ctx, reply: Reply) -> Answer {
     match reply {
-        Reply::Text {
-            text,
-            prompt_tokens,
-            completion_tokens,
-        } => {
+        Reply::Text { text, prompt_tokens, completion_tokens } => {
             let usage = usage(prompt_tokens, completion_tokens);
             if ctx.stream {
-                let mut steps = vec![chunk(
-                    ctx,
-                    json!({"role": "assistant", "content": "", "refusal": null}),
-                    None,
-                )];
-                steps.extend(
-                    word_pieces(&text)
-                        .into_iter()
-                        .map(|piece| chunk(ctx, json!({"content": piece}), None)),
-                );
+                let mut steps = vec![chunk(ctx, json!({"role": "assistant", "content": "", "refusal": null}), None)];
+                steps.extend(word_pieces(&text).into_iter().map(|piece| chunk(ctx, json!({"content": piece}), None)));
                 stream_end(ctx, steps, "stop", usage)
             } else {
                 let message = json!({"role": "assistant", "content": text, "refusal": null});
@@ -43,11 +31,7 @@ pub(crate) fn chat(ctx: &Ctx, reply: Reply) -> Answer {
                     "function": {"name": name, "arguments": ""}}]});
                 let mut steps = vec![chunk(ctx, first, None)];
                 steps.extend(quarters(&arguments).into_iter().map(|piece| {
-                    chunk(
-                        ctx,
-                        json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
-                        None,
-                    )
+                    chunk(ctx, json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), None)
                 }));
                 stream_end(ctx, steps, "tool_calls", usage)
             } else {
@@ -56,10 +40,7 @@ pub(crate) fn chat(ctx: &Ctx, reply: Reply) -> Answer {
                 wire::json_response(&completion(ctx, message, "tool_calls", usage))
             }
         }
-        Reply::StreamStall {
-            first_text,
-            stall_ms,
-        } => {
+        Reply::StreamStall { first_text, stall_ms } => {
             let first = if ctx.stream {
                 vec![
                     chunk(ctx, json!({"role": "assistant", "content": ""}), None),
@@ -67,23 +48,12 @@ pub(crate) fn chat(ctx: &Ctx, reply: Reply) -> Answer {
                 ]
             } else {
                 // A non-streamed answer cut off part-way through its JSON.
-                vec![Step::Frame(Bytes::from(format!(
-                    "{{\"id\":\"chatcmpl-mock-{}\",\"object\":",
-                    ctx.id
-                )))]
+                vec![Step::Frame(Bytes::from(format!("{{\"id\":\"chatcmpl-mock-{}\",\"object\":", ctx.id)))]
             };
-            let content_type = if ctx.stream {
-                wire::EVENT_STREAM
-            } else {
-                wire::JSON
-            };
+            let content_type = if ctx.stream { wire::EVENT_STREAM } else { wire::JSON };
             let mut steps = first;
             steps.extend([Step::Pause(Duration::from_millis(stall_ms)), Step::Abort]);
-            Answer::Stream {
-                status: StatusCode::OK,
-                content_type,
-                steps,
-            }
+            Answer::Stream { status: StatusCode::OK, content_type, steps }
         }
         other => Answer::Full(wire::error_response(
             crate::Flavor::OpenAi,
@@ -142,11 +112,7 @@ fn stream_end(ctx: &Ctx, mut steps: Vec<Step>, finish_reason: &str, usage: Value
         })));
     }
     steps.push(Step::Frame(Bytes::from_static(b"data: [DONE]\n\n")));
-    Answer::Stream {
-        status: StatusCode::OK,
-        content_type: wire::EVENT_STREAM,
-        steps,
-    }
+    Answer::Stream { status: StatusCode::OK, content_type: wire::EVENT_STREAM, steps }
 }
 
 /// The answer to `POST /v1/embeddings`: one unit vector per input, derived from its text.
@@ -156,19 +122,12 @@ pub(crate) fn embeddings(ctx: &Ctx, body: &Value, dims: usize) -> Response {
         Some(Value::Array(items)) if items.iter().all(Value::is_number) => {
             vec![Value::Array(items.clone()).to_string()]
         }
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .map_or_else(|| item.to_string(), str::to_string)
-            })
-            .collect(),
+        Some(Value::Array(items)) => {
+            items.iter().map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string)).collect()
+        }
         _ => Vec::new(),
     };
-    let tokens: usize = inputs
-        .iter()
-        .map(|text| text.split_whitespace().count().max(1))
-        .sum();
+    let tokens: usize = inputs.iter().map(|text| text.split_whitespace().count().max(1)).sum();
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
@@ -185,9 +144,8 @@ pub(crate) fn embeddings(ctx: &Ctx, body: &Value, dims: usize) -> Response {
 
 /// A deterministic unit vector: FNV-1a of the text seeds a xorshift sequence.
 fn vector(text: &str, dims: usize) -> Vec<f32> {
-    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let mut state =
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     let raw: Vec<f32> = (0..dims)
         .map(|_| {
             state ^= state << 13;
@@ -196,12 +154,7 @@ fn vector(text: &str, dims: usize) -> Vec<f32> {
             (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
         })
         .collect();
-    let norm = raw
-        .iter()
-        .map(|x| x * x)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::MIN_POSITIVE);
+    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
     raw.into_iter().map(|x| x / norm).collect()
 }
 

@@ -25,16 +25,9 @@ impl Ctx {
         Ctx {
             id: shared.next_id(),
             created: gantry_types::unix_now(),
-            model: body
-                .get("model")
-                .and_then(Value::as_str)
-                .unwrap_or("mock-model")
-                .to_string(),
+            model: body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_string(),
             stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
-            include_usage: body
-                .pointer("/stream_options/include_usage")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            include_usage: body.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false),
         }
     }
 }
@@ -52,11 +45,7 @@ pub(crate) enum Step {
 /// A mock's answer: complete, or a body that unfolds step by step.
 pub(crate) enum Answer {
     Full(Response),
-    Stream {
-        status: StatusCode,
-        content_type: &'static str,
-        steps: Vec<Step>,
-    },
+    Stream { status: StatusCode, content_type: &'static str, steps: Vec<Step> },
 }
 
 /// A response with a complete body.
@@ -88,31 +77,28 @@ pub(crate) fn stream_response(
     steps: Vec<Step>,
     guard: DisconnectGuard,
 ) -> Response {
-    let body = futures::stream::unfold(
-        (steps.into_iter(), guard),
-        |(mut steps, mut guard)| async move {
-            loop {
-                match steps.next() {
-                    Some(Step::Frame(bytes)) => {
-                        if steps.len() == 0 {
-                            guard.disarm();
-                        }
-                        return Some((Ok(bytes), (steps, guard)));
-                    }
-                    Some(Step::Pause(wait)) => tokio::time::sleep(wait).await,
-                    Some(Step::Abort) => {
+    let body = futures::stream::unfold((steps.into_iter(), guard), |(mut steps, mut guard)| async move {
+        loop {
+            match steps.next() {
+                Some(Step::Frame(bytes)) => {
+                    if steps.len() == 0 {
                         guard.disarm();
-                        let err = std::io::Error::other("mock upstream: scripted disconnect");
-                        return Some((Err(err), (steps, guard)));
                     }
-                    None => {
-                        guard.disarm();
-                        return None;
-                    }
+                    return Some((Ok(bytes), (steps, guard)));
+                }
+                Some(Step::Pause(wait)) => tokio::time::sleep(wait).await,
+                Some(Step::Abort) => {
+                    guard.disarm();
+                    let err = std::io::Error::other("mock upstream: scripted disconnect");
+                    return Some((Err(err), (steps, guard)));
+                }
+                None => {
+                    guard.disarm();
+                    return None;
                 }
             }
-        },
-    );
+        }
+    });
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
@@ -122,12 +108,7 @@ pub(crate) fn stream_response(
 }
 
 /// The flavour's error body with `status`, and `Retry-After` when given.
-pub(crate) fn error_response(
-    flavor: Flavor,
-    status: u16,
-    retry_after: Option<&str>,
-    message: &str,
-) -> Response {
+pub(crate) fn error_response(flavor: Flavor, status: u16, retry_after: Option<&str>, message: &str) -> Response {
     let body = match flavor {
         Flavor::OpenAi => json!({
             "error": {"message": message, "type": openai_error_type(status), "param": null, "code": null}
@@ -138,10 +119,7 @@ pub(crate) fn error_response(
             "request_id": "req_mock"
         }),
     };
-    let extra: Vec<(&str, &str)> = retry_after
-        .map(|value| ("retry-after", value))
-        .into_iter()
-        .collect();
+    let extra: Vec<(&str, &str)> = retry_after.map(|value| ("retry-after", value)).into_iter().collect();
     full_response(status, JSON, body.to_string(), &extra)
 }
 

@@ -324,13 +324,7 @@ pub struct ChatCompletionChunk {
 
 impl ChatCompletionChunk {
     /// A chunk with one choice carrying `delta`.
-    pub fn delta(
-        id: &str,
-        created: i64,
-        model: &str,
-        delta: ChunkDelta,
-        finish_reason: Option<FinishReason>,
-    ) -> Self {
+    pub fn delta(id: &str, created: i64, model: &str, delta: ChunkDelta, finish_reason: Option<FinishReason>) -> Self {
         Self {
             id: id.to_string(),
             object: "chat.completion.chunk".to_string(),

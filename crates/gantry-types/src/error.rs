@@ -62,10 +62,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonParseError
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            let syntax = matches!(
-                inner.classify(),
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof
-            );
+            let syntax =
+                matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof);
             if syntax {
                 Err(JsonParseError {
                     message: format!("We could not parse the JSON body of your request: {inner}"),

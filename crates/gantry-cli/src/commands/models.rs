@@ -17,10 +17,15 @@ pub async fn run(ctx: &Context, command: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::Pull => {
             let config = ctx.load_config(None)?;
             let local = &config.local;
-            let chat = gantry_local::resolve_chat_model(local.chat_model.as_deref(), &config.data_dir, Progress::Bar).await?;
+            let chat =
+                gantry_local::resolve_chat_model(local.chat_model.as_deref(), &config.data_dir, Progress::Bar).await?;
             println!("chat model:      {}", chat.display());
-            let embed =
-                gantry_local::resolve_embedding_model(local.embedding_model.as_deref(), &config.data_dir, Progress::Bar).await?;
+            let embed = gantry_local::resolve_embedding_model(
+                local.embedding_model.as_deref(),
+                &config.data_dir,
+                Progress::Bar,
+            )
+            .await?;
             println!("embedding model: {}", embed.display());
             Ok(())
         }

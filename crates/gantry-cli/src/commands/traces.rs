@@ -90,7 +90,10 @@ fn show(t: &TraceRecord) -> String {
     if let Some(ttft) = t.ttft_ms {
         out.push_str(&format!("first token:   {ttft:.1} ms\n"));
     }
-    out.push_str(&format!("cost:          {}\n", t.cost_usd.map(|c| format!("${c:.6}")).unwrap_or_else(|| "unknown".into())));
+    out.push_str(&format!(
+        "cost:          {}\n",
+        t.cost_usd.map(|c| format!("${c:.6}")).unwrap_or_else(|| "unknown".into())
+    ));
     out.push_str(&format!("finish reason: {}\n", t.finish_reason.as_deref().unwrap_or("-")));
     out.push_str("attempts:\n");
     for a in &t.attempts {
@@ -115,7 +118,11 @@ fn show(t: &TraceRecord) -> String {
         }
     }
     if let Some(response) = &t.response {
-        let content = response.get("content").and_then(|c| c.as_str()).map(str::to_string).unwrap_or_else(|| response.to_string());
+        let content = response
+            .get("content")
+            .and_then(|c| c.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| response.to_string());
         out.push_str(&format!("response:\n  {content}\n"));
     }
     out
@@ -149,7 +156,10 @@ pub async fn run(ctx: &Context, command: TracesCommand) -> anyhow::Result<()> {
             let rows: Vec<Vec<String>> = traces.iter().map(row).collect();
             print!(
                 "{}",
-                table::render(&["ID", "TIME (UTC)", "MODEL", "PROVIDER", "STATUS", "HTTP", "TOKENS P/C", "MS", "COST $"], &rows)
+                table::render(
+                    &["ID", "TIME (UTC)", "MODEL", "PROVIDER", "STATUS", "HTTP", "TOKENS P/C", "MS", "COST $"],
+                    &rows
+                )
             );
             Ok(())
         }

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use gantry_providers::{Capabilities, ChunkStream, Provider, ProviderError};
 use gantry_types::{
-    unix_now, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
-    ChunkDelta, EmbeddingRequest, EmbeddingResponse, FinishReason, Role, Usage,
+    unix_now, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, ChunkDelta,
+    EmbeddingRequest, EmbeddingResponse, FinishReason, Role, Usage,
 };
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -43,11 +43,7 @@ pub struct LocalChatOptions {
 
 impl Default for LocalChatOptions {
     fn default() -> Self {
-        Self {
-            threads: 2,
-            context_size: 2048,
-            max_concurrent: 4,
-        }
+        Self { threads: 2, context_size: 2048, max_concurrent: 4 }
     }
 }
 
@@ -97,17 +93,10 @@ impl LocalChatProvider {
         let info = gguf::inspect(path)?;
         let backend = backend()?;
         let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-            .map_err(|e| LocalError::Load {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| LocalError::Load { path: path.to_path_buf(), reason: e.to_string() })?;
         let model = Arc::new(model);
         let trained = model.n_ctx_train();
-        let context_size = if trained > 0 {
-            options.context_size.min(trained)
-        } else {
-            options.context_size
-        };
+        let context_size = if trained > 0 { options.context_size.min(trained) } else { options.context_size };
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -118,11 +107,7 @@ impl LocalChatProvider {
             max_sequences: options.max_concurrent.clamp(1, MAX_SEQUENCES) as u32,
         };
         let jobs = worker::spawn(backend, Arc::clone(&model), config)?;
-        let template = ChatTemplate::new(
-            info.chat_template.as_deref(),
-            &info.bos_token,
-            &info.eos_token,
-        );
+        let template = ChatTemplate::new(info.chat_template.as_deref(), &info.bos_token, &info.eos_token);
         tracing::info!(
             path = %path.display(),
             architecture = %info.architecture,
@@ -131,15 +116,7 @@ impl LocalChatProvider {
             max_concurrent = config.max_sequences,
             "local chat model loaded"
         );
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                model,
-                template,
-                context_size,
-                jobs,
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { path: path.to_path_buf(), model, template, context_size, jobs }) })
     }
 
     /// The context window each request gets, in tokens.
@@ -153,10 +130,7 @@ impl LocalChatProvider {
     }
 
     /// Validates, renders and tokenises a request (off the async runtime) and queues it.
-    async fn submit(
-        &self,
-        request: &ChatCompletionRequest,
-    ) -> Result<UnboundedReceiver<Event>, ProviderError> {
+    async fn submit(&self, request: &ChatCompletionRequest) -> Result<UnboundedReceiver<Event>, ProviderError> {
         check_request(request)?;
         let sampling = SamplingParams::from_request(request)?;
         let inner = Arc::clone(&self.inner);
@@ -193,9 +167,10 @@ impl LocalChatProvider {
             max_new_tokens = job.max_new_tokens,
             "queueing local generation"
         );
-        self.inner.jobs.send(job).map_err(|_| {
-            ProviderError::Internal("the local generation thread has stopped".into())
-        })?;
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| ProviderError::Internal("the local generation thread has stopped".into()))?;
         Ok(receiver)
     }
 }
@@ -203,10 +178,7 @@ impl LocalChatProvider {
 /// Rejects what the local engine cannot do before any work starts.
 fn check_request(request: &ChatCompletionRequest) -> Result<(), ProviderError> {
     if request.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(ProviderError::Unsupported(format!(
-            "the local model {:?} does not support tools",
-            request.model
-        )));
+        return Err(ProviderError::Unsupported(format!("the local model {:?} does not support tools", request.model)));
     }
     if let Some(n) = request.n.filter(|&n| n != 1) {
         return Err(ProviderError::InvalidRequest(format!(
@@ -214,14 +186,10 @@ fn check_request(request: &ChatCompletionRequest) -> Result<(), ProviderError> {
         )));
     }
     if request.messages.is_empty() {
-        return Err(ProviderError::InvalidRequest(
-            "messages must not be empty".into(),
-        ));
+        return Err(ProviderError::InvalidRequest("messages must not be empty".into()));
     }
     if request.output_token_limit() == Some(0) {
-        return Err(ProviderError::InvalidRequest(
-            "max_tokens must be at least 1".into(),
-        ));
+        return Err(ProviderError::InvalidRequest("max_tokens must be at least 1".into()));
     }
     Ok(())
 }
@@ -233,13 +201,7 @@ fn completion_id() -> String {
 #[async_trait]
 impl Provider for LocalChatProvider {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: true,
-            streaming: true,
-            embeddings: false,
-            tools: false,
-            json_mode: true,
-        }
+        Capabilities { chat: true, streaming: true, embeddings: false, tools: false, json_mode: true }
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion, ProviderError> {
@@ -248,11 +210,7 @@ impl Provider for LocalChatProvider {
         loop {
             match events.recv().await {
                 Some(Event::Text(piece)) => text.push_str(&piece),
-                Some(Event::Done {
-                    finish_reason,
-                    prompt_tokens,
-                    completion_tokens,
-                }) => {
+                Some(Event::Done { finish_reason, prompt_tokens, completion_tokens }) => {
                     return Ok(ChatCompletion {
                         id: completion_id(),
                         object: "chat.completion".to_string(),
@@ -269,27 +227,16 @@ impl Provider for LocalChatProvider {
                     });
                 }
                 Some(Event::Failed(reason)) => return Err(ProviderError::Internal(reason)),
-                None => {
-                    return Err(ProviderError::Internal(
-                        "the local generation thread stopped mid-answer".into(),
-                    ))
-                }
+                None => return Err(ProviderError::Internal("the local generation thread stopped mid-answer".into())),
             }
         }
     }
 
-    async fn chat_stream(
-        &self,
-        request: ChatCompletionRequest,
-    ) -> Result<ChunkStream, ProviderError> {
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChunkStream, ProviderError> {
         let events = self.submit(&request).await?;
         let id = completion_id();
         let created = unix_now();
-        let role = ChunkDelta {
-            role: Some(Role::Assistant),
-            content: Some(String::new()),
-            ..Default::default()
-        };
+        let role = ChunkDelta { role: Some(Role::Assistant), content: Some(String::new()), ..Default::default() };
         let first = ChatCompletionChunk::delta(&id, created, &request.model, role, None);
         let state = StreamState {
             events,
@@ -304,8 +251,7 @@ impl Provider for LocalChatProvider {
 
     async fn embed(&self, _request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         Err(ProviderError::Unsupported(
-            "the local chat model does not produce embeddings; use the local embedding model"
-                .into(),
+            "the local chat model does not produce embeddings; use the local embedding model".into(),
         ))
     }
 }
@@ -331,21 +277,13 @@ impl StreamState {
             }
             match self.events.recv().await {
                 Some(Event::Text(text)) => {
-                    let delta = ChunkDelta {
-                        content: Some(text),
-                        ..Default::default()
-                    };
+                    let delta = ChunkDelta { content: Some(text), ..Default::default() };
                     self.push_delta(delta, None);
                 }
-                Some(Event::Done {
-                    finish_reason,
-                    prompt_tokens,
-                    completion_tokens,
-                }) => {
+                Some(Event::Done { finish_reason, prompt_tokens, completion_tokens }) => {
                     self.push_delta(ChunkDelta::default(), Some(finish_reason));
                     let usage = Usage::new(prompt_tokens, completion_tokens);
-                    let chunk =
-                        ChatCompletionChunk::usage_only(&self.id, self.created, &self.model, usage);
+                    let chunk = ChatCompletionChunk::usage_only(&self.id, self.created, &self.model, usage);
                     self.queue.push_back(Ok(chunk));
                     self.finished = true;
                 }
@@ -364,8 +302,7 @@ impl StreamState {
     }
 
     fn push_delta(&mut self, delta: ChunkDelta, finish_reason: Option<FinishReason>) {
-        let chunk =
-            ChatCompletionChunk::delta(&self.id, self.created, &self.model, delta, finish_reason);
+        let chunk = ChatCompletionChunk::delta(&self.id, self.created, &self.model, delta, finish_reason);
         self.queue.push_back(Ok(chunk));
     }
 }
@@ -380,35 +317,18 @@ mod tests {
         let mut r = ChatCompletionRequest::new("local", vec![ChatMessage::text(Role::User, "hi")]);
         assert!(check_request(&r).is_ok());
         r.n = Some(2);
-        assert!(matches!(
-            check_request(&r),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        assert!(matches!(check_request(&r), Err(ProviderError::InvalidRequest(_))));
         r.n = None;
         r.max_tokens = Some(0);
-        assert!(matches!(
-            check_request(&r),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        assert!(matches!(check_request(&r), Err(ProviderError::InvalidRequest(_))));
         r.max_tokens = None;
         r.tools = Some(vec![Tool {
             kind: ToolKind::Function,
-            function: FunctionDefinition {
-                name: "f".into(),
-                description: None,
-                parameters: None,
-                strict: None,
-            },
+            function: FunctionDefinition { name: "f".into(), description: None, parameters: None, strict: None },
         }]);
         let err = check_request(&r).unwrap_err();
-        assert!(
-            matches!(&err, ProviderError::Unsupported(m) if m.contains("does not support tools")),
-            "{err}"
-        );
+        assert!(matches!(&err, ProviderError::Unsupported(m) if m.contains("does not support tools")), "{err}");
         let empty = ChatCompletionRequest::new("local", vec![]);
-        assert!(matches!(
-            check_request(&empty),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        assert!(matches!(check_request(&empty), Err(ProviderError::InvalidRequest(_))));
     }
 }

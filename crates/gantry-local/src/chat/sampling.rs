@@ -108,10 +108,7 @@ fn seed_from_request(seed: i64) -> u32 {
 
 fn random_seed() -> u32 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     hasher.write_u128(nanos);
     seed_from_request(hasher.finish() as i64)
 }
@@ -149,22 +146,13 @@ mod tests {
     fn rejects_bad_values() {
         let mut r = request();
         r.temperature = Some(-1.0);
-        assert!(matches!(
-            SamplingParams::from_request(&r),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        assert!(matches!(SamplingParams::from_request(&r), Err(ProviderError::InvalidRequest(_))));
         let mut r = request();
         r.top_p = Some(0.0);
-        assert!(matches!(
-            SamplingParams::from_request(&r),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        assert!(matches!(SamplingParams::from_request(&r), Err(ProviderError::InvalidRequest(_))));
         let mut r = request();
         r.response_format = Some(json!({"type": "json_schema", "json_schema": {}}));
-        assert!(matches!(
-            SamplingParams::from_request(&r),
-            Err(ProviderError::Unsupported(_))
-        ));
+        assert!(matches!(SamplingParams::from_request(&r), Err(ProviderError::Unsupported(_))));
         assert_ne!(seed_from_request(-1), u32::MAX);
     }
 }

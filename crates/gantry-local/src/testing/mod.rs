@@ -6,8 +6,8 @@ mod tiny_llama;
 
 pub use tiny_bert::{write_tiny_bert, TINY_BERT_DIMENSION};
 pub use tiny_llama::{
-    write_endless_tiny_llama_gguf, write_tiny_llama_gguf, TINY_LLAMA_CONTEXT,
-    TINY_LLAMA_GREEDY_TEXT, TINY_LLAMA_GREEDY_TOKENS,
+    write_endless_tiny_llama_gguf, write_tiny_llama_gguf, TINY_LLAMA_CONTEXT, TINY_LLAMA_GREEDY_TEXT,
+    TINY_LLAMA_GREEDY_TOKENS,
 };
 
 /// SplitMix64: deterministic pseudo-random weights without a dependency.

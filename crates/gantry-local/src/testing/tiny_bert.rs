@@ -16,8 +16,8 @@ const INTERMEDIATE: usize = 64;
 const MAX_POSITIONS: usize = 512;
 const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 const WORDS: [&str; 22] = [
-    "the", "cat", "dog", "kitten", "sat", "sits", "sitting", "is", "on", "mat", "rug", "stock",
-    "market", "fell", "today", "hello", "world", "##s", "##ing", ".", ",", "!",
+    "the", "cat", "dog", "kitten", "sat", "sits", "sitting", "is", "on", "mat", "rug", "stock", "market", "fell",
+    "today", "hello", "world", "##s", "##ing", ".", ",", "!",
 ];
 
 fn vocabulary() -> Vec<String> {
@@ -29,11 +29,8 @@ fn vocabulary() -> Vec<String> {
 }
 
 fn tokenizer_json(vocab: &[String]) -> serde_json::Value {
-    let ids: serde_json::Map<String, serde_json::Value> = vocab
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), json!(i)))
-        .collect();
+    let ids: serde_json::Map<String, serde_json::Value> =
+        vocab.iter().enumerate().map(|(i, t)| (t.clone(), json!(i))).collect();
     let added: Vec<serde_json::Value> = SPECIALS
         .iter()
         .enumerate()
@@ -87,8 +84,7 @@ pub fn write_tiny_bert(dir: &Path) -> Result<(), LocalError> {
     });
     let write_json = |name: &str, value: &serde_json::Value| -> Result<(), LocalError> {
         let path = dir.join(name);
-        let text =
-            serde_json::to_string_pretty(value).map_err(|e| LocalError::Write(e.to_string()))?;
+        let text = serde_json::to_string_pretty(value).map_err(|e| LocalError::Write(e.to_string()))?;
         std::fs::write(&path, text).map_err(|e| LocalError::io("writing", &path, e))
     };
     write_json("config.json", &config)?;
@@ -102,49 +98,23 @@ pub fn write_tiny_bert(dir: &Path) -> Result<(), LocalError> {
             Some(v) => vec![v; count],
             None => rng.uniform(count, 0.5),
         };
-        let t = Tensor::from_vec(data, shape, &Device::Cpu)
-            .map_err(|e| LocalError::Write(e.to_string()))?;
+        let t = Tensor::from_vec(data, shape, &Device::Cpu).map_err(|e| LocalError::Write(e.to_string()))?;
         tensors.insert(name, t);
         Ok(())
     };
-    add(
-        "embeddings.word_embeddings.weight".into(),
-        &[vocab.len(), h],
-        None,
-    )?;
-    add(
-        "embeddings.position_embeddings.weight".into(),
-        &[MAX_POSITIONS, h],
-        None,
-    )?;
-    add(
-        "embeddings.token_type_embeddings.weight".into(),
-        &[2, h],
-        None,
-    )?;
+    add("embeddings.word_embeddings.weight".into(), &[vocab.len(), h], None)?;
+    add("embeddings.position_embeddings.weight".into(), &[MAX_POSITIONS, h], None)?;
+    add("embeddings.token_type_embeddings.weight".into(), &[2, h], None)?;
     add("embeddings.LayerNorm.weight".into(), &[h], Some(1.0))?;
     add("embeddings.LayerNorm.bias".into(), &[h], Some(0.0))?;
     for i in 0..LAYERS {
         let p = format!("encoder.layer.{i}");
-        for part in [
-            "attention.self.query",
-            "attention.self.key",
-            "attention.self.value",
-            "attention.output.dense",
-        ] {
+        for part in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
             add(format!("{p}.{part}.weight"), &[h, h], None)?;
             add(format!("{p}.{part}.bias"), &[h], Some(0.0))?;
         }
-        add(
-            format!("{p}.intermediate.dense.weight"),
-            &[INTERMEDIATE, h],
-            None,
-        )?;
-        add(
-            format!("{p}.intermediate.dense.bias"),
-            &[INTERMEDIATE],
-            Some(0.0),
-        )?;
+        add(format!("{p}.intermediate.dense.weight"), &[INTERMEDIATE, h], None)?;
+        add(format!("{p}.intermediate.dense.bias"), &[INTERMEDIATE], Some(0.0))?;
         add(format!("{p}.output.dense.weight"), &[h, INTERMEDIATE], None)?;
         add(format!("{p}.output.dense.bias"), &[h], Some(0.0))?;
         for norm in ["attention.output.LayerNorm", "output.LayerNorm"] {

@@ -37,9 +37,7 @@ fn byte_to_char(b: u8) -> char {
     if printable {
         return char::from(b);
     }
-    let shifted = (0..b)
-        .filter(|&x| !((33..=126).contains(&x) || (161..=172).contains(&x) || x >= 174))
-        .count();
+    let shifted = (0..b).filter(|&x| !((33..=126).contains(&x) || (161..=172).contains(&x) || x >= 174)).count();
     char::from_u32(256 + shifted as u32).unwrap_or('?')
 }
 
@@ -52,11 +50,7 @@ fn vocabulary() -> Vec<String> {
 
 /// The chain greedy decoding follows, as token strings, starting after "\n".
 fn greedy_chain() -> Vec<String> {
-    let bytes = |s: &str| {
-        s.bytes()
-            .map(|b| byte_to_char(b).to_string())
-            .collect::<Vec<_>>()
-    };
+    let bytes = |s: &str| s.bytes().map(|b| byte_to_char(b).to_string()).collect::<Vec<_>>();
     let mut chain = bytes("Helo");
     chain.push("Ġw".to_string());
     chain.extend(bytes("ö"));
@@ -67,8 +61,7 @@ fn greedy_chain() -> Vec<String> {
 }
 
 fn f32_tensor(data: Vec<f32>, shape: &[usize]) -> Result<QTensor, LocalError> {
-    let t = Tensor::from_vec(data, shape, &Device::Cpu)
-        .map_err(|e| LocalError::Write(e.to_string()))?;
+    let t = Tensor::from_vec(data, shape, &Device::Cpu).map_err(|e| LocalError::Write(e.to_string()))?;
     QTensor::quantize(&t, GgmlDType::F32).map_err(|e| LocalError::Write(e.to_string()))
 }
 
@@ -87,11 +80,7 @@ pub fn write_endless_tiny_llama_gguf(path: &Path) -> Result<(), LocalError> {
 fn write_model(path: &Path, endless: bool) -> Result<(), LocalError> {
     let vocab = vocabulary();
     let n_vocab = vocab.len();
-    let id: HashMap<&str, usize> = vocab
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.as_str(), i))
-        .collect();
+    let id: HashMap<&str, usize> = vocab.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
     let mut rng = Rng::new(0x5eed_11a3a);
 
     let embeddings: Vec<f32> = rng.uniform(n_vocab * N_EMBD, 1.0);
@@ -106,11 +95,7 @@ fn write_model(path: &Path, endless: bool) -> Result<(), LocalError> {
     }
     let ids = chain
         .iter()
-        .map(|t| {
-            id.get(t.as_str())
-                .copied()
-                .ok_or_else(|| LocalError::Write(format!("no token {t}")))
-        })
+        .map(|t| id.get(t.as_str()).copied().ok_or_else(|| LocalError::Write(format!("no token {t}"))))
         .collect::<Result<Vec<usize>, _>>()?;
     for &k in &ids {
         output[k * N_EMBD..(k + 1) * N_EMBD].fill(0.0);
@@ -124,11 +109,8 @@ fn write_model(path: &Path, endless: bool) -> Result<(), LocalError> {
         previous = k;
     }
     // Never predict the other control tokens: they render as nothing and would end turns.
-    let silent: &[&str] = if endless {
-        &["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    } else {
-        &["<|endoftext|>", "<|im_start|>"]
-    };
+    let silent: &[&str] =
+        if endless { &["<|endoftext|>", "<|im_start|>", "<|im_end|>"] } else { &["<|endoftext|>", "<|im_start|>"] };
     for special in silent.iter().copied() {
         let k = id.get(special).copied().unwrap_or(0);
         output[k * N_EMBD..(k + 1) * N_EMBD].fill(0.0);
@@ -138,18 +120,9 @@ fn write_model(path: &Path, endless: bool) -> Result<(), LocalError> {
     let kv_dim = head_dim * N_HEAD_KV;
     let small = 0.02;
     let mut tensors: Vec<(String, QTensor)> = vec![
-        (
-            "token_embd.weight".into(),
-            f32_tensor(embeddings, &[n_vocab, N_EMBD])?,
-        ),
-        (
-            "output_norm.weight".into(),
-            f32_tensor(vec![1.0; N_EMBD], &[N_EMBD])?,
-        ),
-        (
-            "output.weight".into(),
-            f32_tensor(output, &[n_vocab, N_EMBD])?,
-        ),
+        ("token_embd.weight".into(), f32_tensor(embeddings, &[n_vocab, N_EMBD])?),
+        ("output_norm.weight".into(), f32_tensor(vec![1.0; N_EMBD], &[N_EMBD])?),
+        ("output.weight".into(), f32_tensor(output, &[n_vocab, N_EMBD])?),
     ];
     for layer in 0..N_LAYER {
         // candle shapes are (out, in); the GGUF writer reverses them into ggml's (in, out).
@@ -166,28 +139,16 @@ fn write_model(path: &Path, endless: bool) -> Result<(), LocalError> {
         ];
         for (name, shape, scale) in shapes {
             let count = shape.iter().product();
-            let data = if name.ends_with("norm") {
-                vec![scale; count]
-            } else {
-                rng.uniform(count, scale)
-            };
-            tensors.push((
-                format!("blk.{layer}.{name}.weight"),
-                f32_tensor(data, &shape)?,
-            ));
+            let data = if name.ends_with("norm") { vec![scale; count] } else { rng.uniform(count, scale) };
+            tensors.push((format!("blk.{layer}.{name}.weight"), f32_tensor(data, &shape)?));
         }
     }
 
-    let token_types: Vec<Value> = (0..n_vocab)
-        .map(|i| Value::I32(if i < SPECIALS.len() { 3 } else { 1 }))
-        .collect();
+    let token_types: Vec<Value> = (0..n_vocab).map(|i| Value::I32(if i < SPECIALS.len() { 3 } else { 1 })).collect();
     let u32v = |v: usize| Value::U32(v as u32);
     let metadata: Vec<(&str, Value)> = vec![
         ("general.architecture", Value::String("llama".into())),
-        (
-            "general.name",
-            Value::String("gantry tiny llama (test model)".into()),
-        ),
+        ("general.name", Value::String("gantry tiny llama (test model)".into())),
         ("general.file_type", Value::U32(0)),
         ("llama.vocab_size", u32v(n_vocab)),
         ("llama.context_length", Value::U32(TINY_LLAMA_CONTEXT)),
@@ -201,37 +162,21 @@ fn write_model(path: &Path, endless: bool) -> Result<(), LocalError> {
         ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
         ("tokenizer.ggml.model", Value::String("gpt2".into())),
         ("tokenizer.ggml.pre", Value::String("smollm".into())),
-        (
-            "tokenizer.ggml.tokens",
-            Value::Array(vocab.iter().map(|t| Value::String(t.clone())).collect()),
-        ),
+        ("tokenizer.ggml.tokens", Value::Array(vocab.iter().map(|t| Value::String(t.clone())).collect())),
         ("tokenizer.ggml.token_type", Value::Array(token_types)),
-        (
-            "tokenizer.ggml.merges",
-            Value::Array(
-                MERGES
-                    .iter()
-                    .map(|m| Value::String(m.to_string()))
-                    .collect(),
-            ),
-        ),
+        ("tokenizer.ggml.merges", Value::Array(MERGES.iter().map(|m| Value::String(m.to_string())).collect())),
         ("tokenizer.ggml.bos_token_id", Value::U32(1)),
         ("tokenizer.ggml.eos_token_id", Value::U32(2)),
         ("tokenizer.ggml.padding_token_id", Value::U32(2)),
         ("tokenizer.ggml.add_bos_token", Value::Bool(false)),
         ("tokenizer.ggml.add_space_prefix", Value::Bool(false)),
-        (
-            "tokenizer.chat_template",
-            Value::String(CHATML_TEMPLATE.into()),
-        ),
+        ("tokenizer.chat_template", Value::String(CHATML_TEMPLATE.into())),
     ];
     let metadata_refs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(path).map_err(|e| LocalError::io("creating", path, e))?,
-    );
-    gguf_file::write(&mut file, &metadata_refs, &tensor_refs)
-        .map_err(|e| LocalError::Write(e.to_string()))?;
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| LocalError::io("creating", path, e))?);
+    gguf_file::write(&mut file, &metadata_refs, &tensor_refs).map_err(|e| LocalError::Write(e.to_string()))?;
     std::io::Write::flush(&mut file).map_err(|e| LocalError::io("writing", path, e))?;
     Ok(())
 }
@@ -251,11 +196,7 @@ mod tests {
         assert_eq!(unique.len(), vocab.len());
         let chain = greedy_chain();
         let unique: std::collections::HashSet<_> = chain.iter().collect();
-        assert_eq!(
-            unique.len(),
-            chain.len(),
-            "the chain must not revisit a token"
-        );
+        assert_eq!(unique.len(), chain.len(), "the chain must not revisit a token");
         assert_eq!(chain.len() as u32, TINY_LLAMA_GREEDY_TOKENS);
     }
 }

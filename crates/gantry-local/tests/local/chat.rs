@@ -1,9 +1,7 @@
 //! The llama.cpp chat provider on the tiny generated models.
 
 use super::*;
-use gantry_local::testing::{
-    write_endless_tiny_llama_gguf, TINY_LLAMA_GREEDY_TEXT, TINY_LLAMA_GREEDY_TOKENS,
-};
+use gantry_local::testing::{write_endless_tiny_llama_gguf, TINY_LLAMA_GREEDY_TEXT, TINY_LLAMA_GREEDY_TOKENS};
 use gantry_local::LocalEmbeddingProvider;
 use gantry_local::LocalError;
 use gantry_providers::{Provider, ProviderError};
@@ -17,22 +15,12 @@ async fn greedy_chat_returns_text_and_real_usage() {
     assert_eq!(done.object, "chat.completion");
     assert_eq!(done.model, "tiny");
     assert_eq!(content(&done), TINY_LLAMA_GREEDY_TEXT);
-    assert_eq!(
-        done.choices[0].finish_reason,
-        Some(FinishReason::Stop),
-        "ends at <|im_end|>"
-    );
+    assert_eq!(done.choices[0].finish_reason, Some(FinishReason::Stop), "ends at <|im_end|>");
     let usage = done.usage.unwrap();
     // "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"
-    assert!(
-        usage.prompt_tokens > 10 && usage.prompt_tokens < 40,
-        "{usage:?}"
-    );
+    assert!(usage.prompt_tokens > 10 && usage.prompt_tokens < 40, "{usage:?}");
     assert_eq!(usage.completion_tokens, TINY_LLAMA_GREEDY_TOKENS);
-    assert_eq!(
-        usage.total_tokens,
-        usage.prompt_tokens + usage.completion_tokens
-    );
+    assert_eq!(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
 }
 
 #[tokio::test]
@@ -63,10 +51,7 @@ async fn stop_sequences_end_generation_and_are_not_returned() {
     assert!(done.usage.unwrap().completion_tokens < TINY_LLAMA_GREEDY_TOKENS);
 
     let chunks = collect(provider.chat_stream(r).await.unwrap()).await;
-    let streamed: String = chunks
-        .iter()
-        .filter_map(|c| c.choices.first()?.delta.content.clone())
-        .collect();
+    let streamed: String = chunks.iter().filter_map(|c| c.choices.first()?.delta.content.clone()).collect();
     assert_eq!(streamed, "Helo ");
 }
 
@@ -105,18 +90,9 @@ async fn stream_matches_non_streamed_and_ends_with_usage() {
     assert_eq!(Some(usage), whole.usage);
     let finish = &chunks[chunks.len() - 2];
     assert_eq!(finish.choices[0].finish_reason, Some(FinishReason::Stop));
-    let pieces: Vec<String> = chunks
-        .iter()
-        .filter_map(|c| c.choices.first()?.delta.content.clone())
-        .collect();
-    assert!(
-        pieces.iter().filter(|p| !p.is_empty()).count() > 3,
-        "tokens arrive one by one: {pieces:?}"
-    );
-    assert!(
-        pieces.iter().all(|p| !p.contains('\u{fffd}')),
-        "no broken characters: {pieces:?}"
-    );
+    let pieces: Vec<String> = chunks.iter().filter_map(|c| c.choices.first()?.delta.content.clone()).collect();
+    assert!(pieces.iter().filter(|p| !p.is_empty()).count() > 3, "tokens arrive one by one: {pieces:?}");
+    assert!(pieces.iter().all(|p| !p.contains('\u{fffd}')), "no broken characters: {pieces:?}");
     assert_eq!(pieces.concat(), content(&whole));
     assert!(chunks.iter().all(|c| c.id == first.id && c.model == "tiny"));
 }
@@ -128,11 +104,7 @@ async fn dropped_stream_frees_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("endless.gguf");
     write_endless_tiny_llama_gguf(&path).unwrap();
-    let options = LocalChatOptions {
-        threads: 1,
-        context_size: 1024,
-        max_concurrent: 1,
-    };
+    let options = LocalChatOptions { threads: 1, context_size: 1024, max_concurrent: 1 };
     let provider = LocalChatProvider::load(&path, options).unwrap();
     let mut long = greedy("Hi");
     long.max_tokens = Some(1000);
@@ -144,10 +116,7 @@ async fn dropped_stream_frees_the_engine() {
     let start = Instant::now();
     let mut quick = greedy("Hi");
     quick.max_tokens = Some(3);
-    let done = tokio::time::timeout(Duration::from_secs(60), provider.chat(quick))
-        .await
-        .unwrap()
-        .unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(60), provider.chat(quick)).await.unwrap().unwrap();
     let quick_time = start.elapsed();
     assert_eq!(content(&done), "Hel");
 
@@ -156,15 +125,8 @@ async fn dropped_stream_frees_the_engine() {
     let full_time = start.elapsed();
     assert_eq!(whole.usage.unwrap().completion_tokens, 1000);
     assert_eq!(whole.choices[0].finish_reason, Some(FinishReason::Length));
-    assert!(
-        content(&whole).starts_with("Helo wörd! €Helo wörd! €"),
-        "{}",
-        content(&whole)
-    );
-    assert!(
-        quick_time * 4 < full_time,
-        "next request took {quick_time:?}, a full generation {full_time:?}"
-    );
+    assert!(content(&whole).starts_with("Helo wörd! €Helo wörd! €"), "{}", content(&whole));
+    assert!(quick_time * 4 < full_time, "next request took {quick_time:?}, a full generation {full_time:?}");
 }
 
 #[tokio::test]
@@ -177,13 +139,7 @@ async fn concurrent_requests_all_complete() {
             let mut r = greedy(&format!("request number {i}"));
             r.max_tokens = Some(8 + i);
             if i % 2 == 0 {
-                provider
-                    .chat(r)
-                    .await
-                    .unwrap()
-                    .usage
-                    .unwrap()
-                    .completion_tokens
+                provider.chat(r).await.unwrap().usage.unwrap().completion_tokens
             } else {
                 let chunks = collect(provider.chat_stream(r).await.unwrap()).await;
                 chunks.last().unwrap().usage.unwrap().completion_tokens
@@ -192,10 +148,7 @@ async fn concurrent_requests_all_complete() {
     }
     for (i, task) in tasks.into_iter().enumerate() {
         let tokens = task.await.unwrap();
-        assert!(
-            tokens >= 1 && tokens <= 8 + i as u32,
-            "request {i}: {tokens}"
-        );
+        assert!(tokens >= 1 && tokens <= 8 + i as u32, "request {i}: {tokens}");
     }
 }
 
@@ -205,21 +158,13 @@ async fn unsupported_and_invalid_requests_are_rejected() {
     let mut r = ask("Hi");
     r.tools = Some(vec![Tool {
         kind: ToolKind::Function,
-        function: FunctionDefinition {
-            name: "f".into(),
-            description: None,
-            parameters: None,
-            strict: None,
-        },
+        function: FunctionDefinition { name: "f".into(), description: None, parameters: None, strict: None },
     }]);
     match provider.chat(r.clone()).await {
         Err(ProviderError::Unsupported(m)) => assert!(m.contains("does not support tools"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        provider.chat_stream(r).await,
-        Err(ProviderError::Unsupported(_))
-    ));
+    assert!(matches!(provider.chat_stream(r).await, Err(ProviderError::Unsupported(_))));
 
     let long = "word ".repeat(400);
     match provider.chat(ask(&long)).await {
@@ -230,10 +175,7 @@ async fn unsupported_and_invalid_requests_are_rejected() {
     }
     let mut n = ask("Hi");
     n.n = Some(3);
-    assert!(matches!(
-        provider.chat(n).await,
-        Err(ProviderError::InvalidRequest(_))
-    ));
+    assert!(matches!(provider.chat(n).await, Err(ProviderError::InvalidRequest(_))));
     let embed = EmbeddingRequest {
         model: "tiny".into(),
         input: EmbeddingInput::One("x".into()),
@@ -242,10 +184,7 @@ async fn unsupported_and_invalid_requests_are_rejected() {
         user: None,
         extra: Default::default(),
     };
-    assert!(matches!(
-        provider.embed(embed).await,
-        Err(ProviderError::Unsupported(_))
-    ));
+    assert!(matches!(provider.embed(embed).await, Err(ProviderError::Unsupported(_))));
     let caps = provider.capabilities();
     assert!(caps.chat && caps.streaming && !caps.tools && !caps.embeddings);
 }
@@ -269,17 +208,10 @@ fn context_window_fills_with_length() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.gguf");
     write_tiny_llama_gguf(&path).unwrap();
-    let options = LocalChatOptions {
-        threads: 1,
-        context_size: 40,
-        max_concurrent: 1,
-    };
+    let options = LocalChatOptions { threads: 1, context_size: 40, max_concurrent: 1 };
     let provider = LocalChatProvider::load(&path, options).unwrap();
     assert_eq!(provider.context_size(), 40);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut r = ask("Hi");
     r.temperature = Some(1.5);
     r.seed = Some(9);
@@ -308,14 +240,8 @@ fn corrupt_or_missing_model_files_give_clear_errors() {
 
     let missing = dir.path().join("missing.gguf");
     let err = LocalChatProvider::load(&missing, LocalChatOptions::default()).unwrap_err();
-    assert!(
-        matches!(err, LocalError::NotFound { .. }) && err.to_string().contains("missing.gguf"),
-        "{err}"
-    );
+    assert!(matches!(err, LocalError::NotFound { .. }) && err.to_string().contains("missing.gguf"), "{err}");
 
     let err = LocalEmbeddingProvider::load(dir.path()).unwrap_err();
-    assert!(
-        err.to_string().contains("missing model.safetensors"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("missing model.safetensors"), "{err}");
 }

@@ -12,8 +12,7 @@ use gantry_local::models::ModelSources;
 use gantry_local::testing::write_tiny_llama_gguf;
 use gantry_local::{LocalChatOptions, LocalChatProvider};
 use gantry_types::{
-    ChatCompletionChunk, ChatCompletionRequest, ChatMessage, EmbeddingInput, EmbeddingRequest,
-    EmbeddingVector, Role,
+    ChatCompletionChunk, ChatCompletionRequest, ChatMessage, EmbeddingInput, EmbeddingRequest, EmbeddingVector, Role,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -25,11 +24,7 @@ pub fn tiny_chat() -> Arc<LocalChatProvider> {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("tiny.gguf");
             write_tiny_llama_gguf(&path).unwrap();
-            let options = LocalChatOptions {
-                threads: 1,
-                context_size: 256,
-                max_concurrent: 4,
-            };
+            let options = LocalChatOptions { threads: 1, context_size: 256, max_concurrent: 4 };
             let provider = LocalChatProvider::load(&path, options).unwrap();
             (dir, Arc::new(provider))
         })
@@ -83,10 +78,5 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// No remote source: resolution tests must never touch the network.
 pub fn no_remote() -> ModelSources {
-    ModelSources {
-        hf: false,
-        pypi: false,
-        hf_endpoint: "http://127.0.0.1:9".into(),
-        python: "python3".into(),
-    }
+    ModelSources { hf: false, pypi: false, hf_endpoint: "http://127.0.0.1:9".into(), python: "python3".into() }
 }

@@ -49,15 +49,11 @@ pub(crate) fn messages_request(
     stream: bool,
 ) -> Result<MessagesRequest, ProviderError> {
     if request.n.is_some_and(|n| n > 1) {
-        return Err(ProviderError::Unsupported(
-            "Anthropic returns one choice per request (n > 1)".into(),
-        ));
+        return Err(ProviderError::Unsupported("Anthropic returns one choice per request (n > 1)".into()));
     }
     if let Some(format) = &request.response_format {
         if format.get("type").and_then(Value::as_str) != Some("text") {
-            return Err(ProviderError::Unsupported(
-                "response_format (JSON mode) is not supported by Anthropic".into(),
-            ));
+            return Err(ProviderError::Unsupported("response_format (JSON mode) is not supported by Anthropic".into()));
         }
     }
     let mut system = Vec::new();
@@ -83,18 +79,10 @@ pub(crate) fn messages_request(
         }
         match messages.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
-            _ => messages.push(Message {
-                role,
-                content: blocks,
-            }),
+            _ => messages.push(Message { role, content: blocks }),
         }
     }
-    let tools = request
-        .tools
-        .iter()
-        .flatten()
-        .map(tool_definition)
-        .collect();
+    let tools = request.tools.iter().flatten().map(tool_definition).collect();
     let parallel_disabled = request.extra.get("parallel_tool_calls") == Some(&Value::Bool(false));
     let tool_choice = match &request.tool_choice {
         Some(choice) => Some(tool_choice(choice, parallel_disabled)?),
@@ -133,14 +121,10 @@ fn user_blocks(message: &ChatMessage, index: usize) -> Result<Vec<Value>, Provid
                     ContentPart::Text { text } | ContentPart::Refusal { refusal: text } => {
                         blocks.extend(nonempty_text(text));
                     }
-                    ContentPart::ImageUrl { image_url } => {
-                        blocks.push(image_block(&image_url.url, index)?)
-                    }
+                    ContentPart::ImageUrl { image_url } => blocks.push(image_block(&image_url.url, index)?),
                     ContentPart::File { file } => blocks.push(document_block(file, index)?),
                     ContentPart::InputAudio { .. } => {
-                        return Err(ProviderError::Unsupported(
-                            "Anthropic does not accept audio input".into(),
-                        ));
+                        return Err(ProviderError::Unsupported("Anthropic does not accept audio input".into()));
                     }
                 }
             }
@@ -161,24 +145,17 @@ fn nonempty_text(text: &str) -> Vec<Value> {
 /// `data:` URLs become base64 sources, http(s) URLs url sources.
 fn image_block(url: &str, index: usize) -> Result<Value, ProviderError> {
     if let Some((media_type, data)) = parse_data_url(url, index)? {
-        return Ok(
-            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}),
-        );
+        return Ok(json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}));
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         return Ok(json!({"type": "image", "source": {"type": "url", "url": url}}));
     }
-    Err(invalid(format!(
-        "messages[{index}]: an image URL must be a data: URL or an http(s) URL"
-    )))
+    Err(invalid(format!("messages[{index}]: an image URL must be a data: URL or an http(s) URL")))
 }
 
 /// A file part with inline data (a PDF) becomes a document block.
 fn document_block(file: &Value, index: usize) -> Result<Value, ProviderError> {
-    let data_url = file
-        .get("file_data")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let data_url = file.get("file_data").and_then(Value::as_str).unwrap_or_default();
     match parse_data_url(data_url, index)? {
         Some((media_type, data)) => {
             Ok(json!({"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}))
@@ -194,14 +171,10 @@ fn parse_data_url(url: &str, index: usize) -> Result<Option<(&str, &str)>, Provi
     let Some(rest) = url.strip_prefix("data:") else {
         return Ok(None);
     };
-    let (meta, data) = rest
-        .split_once(',')
-        .ok_or_else(|| invalid(format!("messages[{index}]: malformed data URL")))?;
-    let media_type = meta.strip_suffix(";base64").ok_or_else(|| {
-        invalid(format!(
-            "messages[{index}]: data URLs must be base64-encoded"
-        ))
-    })?;
+    let (meta, data) = rest.split_once(',').ok_or_else(|| invalid(format!("messages[{index}]: malformed data URL")))?;
+    let media_type = meta
+        .strip_suffix(";base64")
+        .ok_or_else(|| invalid(format!("messages[{index}]: data URLs must be base64-encoded")))?;
     Ok(Some((media_type, data)))
 }
 
@@ -210,9 +183,7 @@ fn assistant_blocks(message: &ChatMessage, index: usize) -> Result<Vec<Value>, P
         Some(MessageContent::Parts(parts)) => parts
             .iter()
             .filter_map(|part| match part {
-                ContentPart::Text { text } | ContentPart::Refusal { refusal: text } => {
-                    Some(text.as_str())
-                }
+                ContentPart::Text { text } | ContentPart::Refusal { refusal: text } => Some(text.as_str()),
                 _ => None,
             })
             .flat_map(nonempty_text)
@@ -227,10 +198,7 @@ fn assistant_blocks(message: &ChatMessage, index: usize) -> Result<Vec<Value>, P
             json!({})
         } else {
             serde_json::from_str(arguments).map_err(|err| {
-                invalid(format!(
-                    "messages[{index}]: arguments of tool call `{}` are not valid JSON: {err}",
-                    call.id
-                ))
+                invalid(format!("messages[{index}]: arguments of tool call `{}` are not valid JSON: {err}", call.id))
             })?
         };
         if !input.is_object() {
@@ -239,19 +207,16 @@ fn assistant_blocks(message: &ChatMessage, index: usize) -> Result<Vec<Value>, P
                 call.id
             )));
         }
-        blocks.push(
-            json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}),
-        );
+        blocks.push(json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}));
     }
     Ok(blocks)
 }
 
 fn tool_result_block(message: &ChatMessage, index: usize) -> Result<Value, ProviderError> {
-    let id = message.tool_call_id.as_deref().ok_or_else(|| {
-        invalid(format!(
-            "messages[{index}]: a tool message needs tool_call_id"
-        ))
-    })?;
+    let id = message
+        .tool_call_id
+        .as_deref()
+        .ok_or_else(|| invalid(format!("messages[{index}]: a tool message needs tool_call_id")))?;
     Ok(json!({"type": "tool_result", "tool_use_id": id, "content": message.text_content()}))
 }
 
@@ -262,11 +227,7 @@ fn tool_definition(tool: &Tool) -> Value {
         definition.insert("description".into(), Value::from(description.as_str()));
     }
     // Anthropic requires a schema; OpenAI allows a tool without parameters.
-    let schema = tool
-        .function
-        .parameters
-        .clone()
-        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+    let schema = tool.function.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
     definition.insert("input_schema".into(), schema);
     Value::Object(definition)
 }
@@ -278,18 +239,12 @@ fn tool_choice(choice: &Value, parallel_disabled: bool) -> Result<Value, Provide
             "auto" => json!({"type": "auto"}),
             "required" => json!({"type": "any"}),
             "none" => return Ok(json!({"type": "none"})),
-            other => {
-                return Err(invalid(format!(
-                    "tool_choice `{other}` is not one of auto, required, none"
-                )))
-            }
+            other => return Err(invalid(format!("tool_choice `{other}` is not one of auto, required, none"))),
         },
         Value::Object(object) => {
-            let name = object
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| invalid("tool_choice must name a function: {\"type\":\"function\",\"function\":{\"name\":...}}"))?;
+            let name = object.get("function").and_then(|f| f.get("name")).and_then(Value::as_str).ok_or_else(|| {
+                invalid("tool_choice must name a function: {\"type\":\"function\",\"function\":{\"name\":...}}")
+            })?;
             json!({"type": "tool", "name": name})
         }
         _ => return Err(invalid("tool_choice must be a string or an object")),
@@ -361,48 +316,27 @@ mod tests {
         assert_eq!(out["stop_sequences"], json!(["END", "STOP"]));
         assert_eq!(out["temperature"], 0.5);
         assert_eq!(out["metadata"], json!({"user_id": "u-1"}));
-        assert!(
-            out.get("frequency_penalty").is_none(),
-            "unknown fields are not forwarded"
-        );
+        assert!(out.get("frequency_penalty").is_none(), "unknown fields are not forwarded");
         assert_eq!(
             out["tools"][0],
             json!({"name": "f", "description": "does f",
             "input_schema": {"type": "object", "properties": {"x": {"type": "integer"}}}})
         );
-        assert_eq!(
-            out["tools"][1],
-            json!({"name": "g", "input_schema": {"type": "object", "properties": {}}})
-        );
+        assert_eq!(out["tools"][1], json!({"name": "g", "input_schema": {"type": "object", "properties": {}}}));
         assert_eq!(out["tool_choice"], json!({"type": "tool", "name": "g"}));
     }
 
     #[test]
     fn tool_choice_strings() {
-        assert_eq!(
-            tool_choice(&json!("auto"), false).unwrap(),
-            json!({"type": "auto"})
-        );
-        assert_eq!(
-            tool_choice(&json!("required"), false).unwrap(),
-            json!({"type": "any"})
-        );
-        assert_eq!(
-            tool_choice(&json!("none"), true).unwrap(),
-            json!({"type": "none"})
-        );
+        assert_eq!(tool_choice(&json!("auto"), false).unwrap(), json!({"type": "auto"}));
+        assert_eq!(tool_choice(&json!("required"), false).unwrap(), json!({"type": "any"}));
+        assert_eq!(tool_choice(&json!("none"), true).unwrap(), json!({"type": "none"}));
         assert_eq!(
             tool_choice(&json!("required"), true).unwrap(),
             json!({"type": "any", "disable_parallel_tool_use": true})
         );
-        assert!(matches!(
-            tool_choice(&json!("sometimes"), false),
-            Err(ProviderError::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            tool_choice(&json!({"type": "function"}), false),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        assert!(matches!(tool_choice(&json!("sometimes"), false), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(tool_choice(&json!({"type": "function"}), false), Err(ProviderError::InvalidRequest(_))));
     }
 
     #[test]
@@ -420,14 +354,9 @@ mod tests {
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
             {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}])
         );
-        let bad = request(
-            json!({"model": "c", "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}]}),
-        );
-        assert!(matches!(
-            messages_request(&bad, false),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        let bad = request(json!({"model": "c", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}]}));
+        assert!(matches!(messages_request(&bad, false), Err(ProviderError::InvalidRequest(_))));
     }
 
     #[test]
@@ -445,52 +374,26 @@ mod tests {
 
     #[test]
     fn rejects_what_anthropic_cannot_express() {
-        let bad_args = request(
-            json!({"model": "c", "messages": [{"role": "assistant", "content": null,
-            "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}]}),
-        );
-        assert!(matches!(
-            messages_request(&bad_args, false),
-            Err(ProviderError::InvalidRequest(_))
-        ));
-        let array_args = request(
-            json!({"model": "c", "messages": [{"role": "assistant", "content": null,
-            "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}),
-        );
-        assert!(matches!(
-            messages_request(&array_args, false),
-            Err(ProviderError::InvalidRequest(_))
-        ));
+        let bad_args = request(json!({"model": "c", "messages": [{"role": "assistant", "content": null,
+            "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}]}));
+        assert!(matches!(messages_request(&bad_args, false), Err(ProviderError::InvalidRequest(_))));
+        let array_args = request(json!({"model": "c", "messages": [{"role": "assistant", "content": null,
+            "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}));
+        assert!(matches!(messages_request(&array_args, false), Err(ProviderError::InvalidRequest(_))));
         let no_id = request(json!({"model": "c", "messages": [{"role": "tool", "content": "x"}]}));
-        assert!(matches!(
-            messages_request(&no_id, false),
-            Err(ProviderError::InvalidRequest(_))
-        ));
-        let json_mode = request(
-            json!({"model": "c", "messages": [], "response_format": {"type": "json_object"}}),
-        );
-        assert!(matches!(
-            messages_request(&json_mode, false),
-            Err(ProviderError::Unsupported(_))
-        ));
+        assert!(matches!(messages_request(&no_id, false), Err(ProviderError::InvalidRequest(_))));
+        let json_mode = request(json!({"model": "c", "messages": [], "response_format": {"type": "json_object"}}));
+        assert!(matches!(messages_request(&json_mode, false), Err(ProviderError::Unsupported(_))));
         let many = request(json!({"model": "c", "messages": [], "n": 2}));
-        assert!(matches!(
-            messages_request(&many, false),
-            Err(ProviderError::Unsupported(_))
-        ));
+        assert!(matches!(messages_request(&many, false), Err(ProviderError::Unsupported(_))));
     }
 
     #[test]
     fn stream_flag_and_parallel_tool_calls() {
-        let req = request(
-            json!({"model": "c", "messages": [{"role": "user", "content": "hi"}],
-            "tools": [{"type": "function", "function": {"name": "f"}}], "parallel_tool_calls": false}),
-        );
+        let req = request(json!({"model": "c", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f"}}], "parallel_tool_calls": false}));
         let out = serde_json::to_value(messages_request(&req, true).unwrap()).unwrap();
         assert_eq!(out["stream"], true);
-        assert_eq!(
-            out["tool_choice"],
-            json!({"type": "auto", "disable_parallel_tool_use": true})
-        );
+        assert_eq!(out["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
     }
 }

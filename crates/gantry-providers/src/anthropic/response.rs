@@ -4,9 +4,8 @@ use crate::http::{EventTranslator, Flow};
 use crate::sse::SseEvent;
 use crate::ProviderError;
 use gantry_types::{
-    ChatChoice, ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkDelta, FinishReason,
-    FunctionCall, FunctionCallDelta, MessageContent, Role, ToolCall, ToolCallDelta, ToolKind,
-    Usage,
+    ChatChoice, ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkDelta, FinishReason, FunctionCall,
+    FunctionCallDelta, MessageContent, Role, ToolCall, ToolCallDelta, ToolKind, Usage,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,15 +56,8 @@ struct AnthropicUsage {
 impl AnthropicUsage {
     /// Input tokens of every kind, if any were reported.
     fn prompt_tokens(&self) -> Option<u32> {
-        let parts = [
-            self.input_tokens,
-            self.cache_creation_input_tokens,
-            self.cache_read_input_tokens,
-        ];
-        parts
-            .iter()
-            .any(Option::is_some)
-            .then(|| parts.iter().flatten().sum())
+        let parts = [self.input_tokens, self.cache_creation_input_tokens, self.cache_read_input_tokens];
+        parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
     }
 }
 
@@ -88,16 +80,8 @@ pub(crate) fn to_completion(response: MessagesResponse) -> ChatCompletion {
             // Joined without separator, as the streamed deltas of the same blocks would be.
             ContentBlock::Text { text: part } => text.push_str(&part),
             ContentBlock::ToolUse { id, name, input } => {
-                let arguments = if input.is_null() {
-                    "{}".to_string()
-                } else {
-                    input.to_string()
-                };
-                tool_calls.push(ToolCall {
-                    id,
-                    kind: ToolKind::Function,
-                    function: FunctionCall { name, arguments },
-                });
+                let arguments = if input.is_null() { "{}".to_string() } else { input.to_string() };
+                tool_calls.push(ToolCall { id, kind: ToolKind::Function, function: FunctionCall { name, arguments } });
             }
             ContentBlock::Other => {}
         }
@@ -110,10 +94,7 @@ pub(crate) fn to_completion(response: MessagesResponse) -> ChatCompletion {
         tool_call_id: None,
         refusal: None,
     };
-    let usage = Usage::new(
-        response.usage.prompt_tokens().unwrap_or(0),
-        response.usage.output_tokens.unwrap_or(0),
-    );
+    let usage = Usage::new(response.usage.prompt_tokens().unwrap_or(0), response.usage.output_tokens.unwrap_or(0));
     ChatCompletion {
         id: response.id,
         object: "chat.completion".to_string(),
@@ -236,10 +217,7 @@ pub(crate) struct AnthropicEvents {
 impl AnthropicEvents {
     /// A translator for one stream.
     pub(crate) fn new() -> Self {
-        Self {
-            created: gantry_types::unix_now(),
-            ..Self::default()
-        }
+        Self { created: gantry_types::unix_now(), ..Self::default() }
     }
 
     fn chunk(&self, delta: ChunkDelta, finish_reason: Option<FinishReason>) -> ChatCompletionChunk {
@@ -247,13 +225,7 @@ impl AnthropicEvents {
     }
 
     fn tool_delta(&self, delta: ToolCallDelta) -> ChatCompletionChunk {
-        self.chunk(
-            ChunkDelta {
-                tool_calls: Some(vec![delta]),
-                ..ChunkDelta::default()
-            },
-            None,
-        )
+        self.chunk(ChunkDelta { tool_calls: Some(vec![delta]), ..ChunkDelta::default() }, None)
     }
 
     fn arguments_delta(&self, index: u32, arguments: String) -> ChatCompletionChunk {
@@ -261,76 +233,46 @@ impl AnthropicEvents {
             index,
             id: None,
             kind: None,
-            function: Some(FunctionCallDelta {
-                name: None,
-                arguments: Some(arguments),
-            }),
+            function: Some(FunctionCallDelta { name: None, arguments: Some(arguments) }),
         })
     }
 
     fn text(&self, text: String) -> ChatCompletionChunk {
-        self.chunk(
-            ChunkDelta {
-                content: Some(text),
-                ..ChunkDelta::default()
-            },
-            None,
-        )
+        self.chunk(ChunkDelta { content: Some(text), ..ChunkDelta::default() }, None)
     }
 }
 
 impl EventTranslator for AnthropicEvents {
-    fn on_event(
-        &mut self,
-        event: SseEvent,
-        out: &mut VecDeque<ChatCompletionChunk>,
-    ) -> Result<Flow, ProviderError> {
-        let parsed: StreamEvent = serde_json::from_str(&event.data)
-            .map_err(|err| crate::http::invalid_body(&err, event.data.as_bytes()))?;
+    fn on_event(&mut self, event: SseEvent, out: &mut VecDeque<ChatCompletionChunk>) -> Result<Flow, ProviderError> {
+        let parsed: StreamEvent =
+            serde_json::from_str(&event.data).map_err(|err| crate::http::invalid_body(&err, event.data.as_bytes()))?;
         match parsed {
             StreamEvent::MessageStart { message } => {
                 self.id = message.id;
                 self.model = message.model;
                 self.prompt_tokens = message.usage.prompt_tokens().unwrap_or(0);
                 self.completion_tokens = message.usage.output_tokens.unwrap_or(0);
-                let delta = ChunkDelta {
-                    role: Some(Role::Assistant),
-                    content: Some(String::new()),
-                    ..ChunkDelta::default()
-                };
+                let delta =
+                    ChunkDelta { role: Some(Role::Assistant), content: Some(String::new()), ..ChunkDelta::default() };
                 out.push_back(self.chunk(delta, None));
             }
-            StreamEvent::ContentBlockStart {
-                index,
-                content_block,
-            } => match content_block {
+            StreamEvent::ContentBlockStart { index, content_block } => match content_block {
                 ContentBlock::Text { text } if !text.is_empty() => out.push_back(self.text(text)),
                 ContentBlock::ToolUse { id, name, .. } => {
                     let tool_index = self.tool_calls_seen;
                     self.tool_calls_seen += 1;
-                    self.open_tools.insert(
-                        index,
-                        OpenToolCall {
-                            index: tool_index,
-                            sent_arguments: false,
-                        },
-                    );
+                    self.open_tools.insert(index, OpenToolCall { index: tool_index, sent_arguments: false });
                     out.push_back(self.tool_delta(ToolCallDelta {
                         index: tool_index,
                         id: Some(id),
                         kind: Some(ToolKind::Function),
-                        function: Some(FunctionCallDelta {
-                            name: Some(name),
-                            arguments: Some(String::new()),
-                        }),
+                        function: Some(FunctionCallDelta { name: Some(name), arguments: Some(String::new()) }),
                     }));
                 }
                 ContentBlock::Text { .. } | ContentBlock::Other => {}
             },
             StreamEvent::ContentBlockDelta { index, delta } => match delta {
-                BlockDelta::TextDelta { text } if !text.is_empty() => {
-                    out.push_back(self.text(text))
-                }
+                BlockDelta::TextDelta { text } if !text.is_empty() => out.push_back(self.text(text)),
                 BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
                     let tool = self.open_tools.get_mut(&index).ok_or_else(|| {
                         ProviderError::InvalidResponse(format!(
@@ -366,12 +308,7 @@ impl EventTranslator for AnthropicEvents {
             }
             StreamEvent::MessageStop => {
                 let usage = Usage::new(self.prompt_tokens, self.completion_tokens);
-                out.push_back(ChatCompletionChunk::usage_only(
-                    &self.id,
-                    self.created,
-                    &self.model,
-                    usage,
-                ));
+                out.push_back(ChatCompletionChunk::usage_only(&self.id, self.created, &self.model, usage));
                 return Ok(Flow::Done);
             }
             StreamEvent::Error { error } => {
@@ -387,9 +324,7 @@ impl EventTranslator for AnthropicEvents {
     }
 
     fn on_eof(&mut self) -> Option<ProviderError> {
-        Some(ProviderError::InvalidResponse(
-            "the event stream ended before message_stop".to_string(),
-        ))
+        Some(ProviderError::InvalidResponse("the event stream ended before message_stop".to_string()))
     }
 }
 
@@ -418,14 +353,8 @@ mod tests {
         assert_eq!(choice.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(choice.message.text_content(), "Let me check. ");
         let calls = choice.message.tool_calls.as_ref().unwrap();
-        assert_eq!(
-            (calls[0].id.as_str(), calls[0].function.name.as_str()),
-            ("toolu_1", "weather")
-        );
-        assert_eq!(
-            serde_json::from_str::<Value>(&calls[0].function.arguments).unwrap(),
-            json!({"city": "Paris"})
-        );
+        assert_eq!((calls[0].id.as_str(), calls[0].function.name.as_str()), ("toolu_1", "weather"));
+        assert_eq!(serde_json::from_str::<Value>(&calls[0].function.arguments).unwrap(), json!({"city": "Paris"}));
         assert_eq!(completion.usage, Some(Usage::new(17, 7)));
     }
 
@@ -442,10 +371,7 @@ mod tests {
         let mut translator = AnthropicEvents::new();
         let mut out = VecDeque::new();
         for event in events {
-            let sse = SseEvent {
-                event: event["type"].as_str().map(str::to_string),
-                data: event.to_string(),
-            };
+            let sse = SseEvent { event: event["type"].as_str().map(str::to_string), data: event.to_string() };
             match translator.on_event(sse, &mut out) {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Done) => return (out.into(), Ok(())),
@@ -482,42 +408,24 @@ mod tests {
         assert_eq!(acc.content, "Checking");
         assert_eq!(acc.id.as_deref(), Some("msg_2"));
         assert_eq!(acc.tool_calls.len(), 2);
+        assert_eq!((acc.tool_calls[0].id.as_str(), acc.tool_calls[0].function.arguments.as_str()), ("t1", "{\"x\":1}"));
         assert_eq!(
-            (
-                acc.tool_calls[0].id.as_str(),
-                acc.tool_calls[0].function.arguments.as_str()
-            ),
-            ("t1", "{\"x\":1}")
-        );
-        assert_eq!(
-            (
-                acc.tool_calls[1].function.name.as_str(),
-                acc.tool_calls[1].function.arguments.as_str()
-            ),
+            (acc.tool_calls[1].function.name.as_str(), acc.tool_calls[1].function.arguments.as_str()),
             ("b", "{}")
         );
         assert_eq!(acc.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(acc.usage, Some(Usage::new(12, 30)));
         let last = chunks.last().unwrap();
-        assert!(
-            last.choices.is_empty() && last.usage.is_some(),
-            "ends with a usage-only chunk"
-        );
+        assert!(last.choices.is_empty() && last.usage.is_some(), "ends with a usage-only chunk");
     }
 
     #[test]
     fn error_event_and_truncated_stream() {
-        let (_, end) = run(&[
-            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-        ]);
+        let (_, end) = run(&[json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})]);
         let err = end.unwrap_err();
-        assert!(
-            matches!(err, ProviderError::Upstream { status: 529, ref message, .. } if message == "Overloaded")
-        );
+        assert!(matches!(err, ProviderError::Upstream { status: 529, ref message, .. } if message == "Overloaded"));
         assert!(err.is_retryable());
-        let (chunks, end) = run(&[
-            json!({"type": "message_start", "message": {"id": "m", "model": "c", "usage": {}}}),
-        ]);
+        let (chunks, end) = run(&[json!({"type": "message_start", "message": {"id": "m", "model": "c", "usage": {}}})]);
         assert_eq!(chunks.len(), 1);
         assert!(matches!(end, Err(ProviderError::InvalidResponse(_))));
     }

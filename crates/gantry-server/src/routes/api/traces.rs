@@ -75,9 +75,9 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
 
 /// One recorded call.
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TraceRecord>, ApiError> {
-    let trace_id: TraceId = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_parameter", format!("'{id}' is not a trace id (a UUID)"), Some("id")))?;
+    let trace_id: TraceId = id.parse().map_err(|_| {
+        ApiError::bad_request("invalid_parameter", format!("'{id}' is not a trace id (a UUID)"), Some("id"))
+    })?;
     match state.gateway.get_trace(trace_id).await.map_err(|e| ApiError::internal(&e))? {
         Some(trace) => Ok(Json(trace)),
         None => Err(ApiError::not_found("trace_not_found", format!("no trace with id {trace_id}"))),

@@ -13,12 +13,10 @@ pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
 
 /// One configured model.
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ModelObject>, ApiError> {
-    state
-        .gateway
-        .list_models()
-        .data
-        .into_iter()
-        .find(|m| m.id == id)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("model_not_found", format!("The model '{id}' does not exist or you do not have access to it.")))
+    state.gateway.list_models().data.into_iter().find(|m| m.id == id).map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "model_not_found",
+            format!("The model '{id}' does not exist or you do not have access to it."),
+        )
+    })
 }
