@@ -38,9 +38,7 @@ fn model_path() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let dir = std::env::var("GANTRY_TEST_MODELS_DIR").ok()?;
-    let path = PathBuf::from(dir)
-        .join("models")
-        .join(gantry_local::models::CHAT_MODEL_FILE);
+    let path = PathBuf::from(dir).join("models").join(gantry_local::models::CHAT_MODEL_FILE);
     path.exists().then_some(path)
 }
 
@@ -68,26 +66,13 @@ fn peak_rss_mb() -> f64 {
 #[tokio::main]
 async fn main() {
     let Some(path) = model_path() else {
-        println!(
-            "skipping: real models not found (set GANTRY_TEST_MODELS_DIR or GANTRY_BENCH_MODEL)"
-        );
+        println!("skipping: real models not found (set GANTRY_TEST_MODELS_DIR or GANTRY_BENCH_MODEL)");
         return;
     };
-    let options = LocalChatOptions {
-        threads: 2,
-        context_size: 1024,
-        max_concurrent: 1,
-    };
+    let options = LocalChatOptions { threads: 2, context_size: 1024, max_concurrent: 1 };
     let load_start = Instant::now();
-    let provider = tokio::task::spawn_blocking(move || LocalChatProvider::load(&path, options))
-        .await
-        .unwrap()
-        .unwrap();
-    println!(
-        "loaded {} in {:.2}s",
-        provider.model_path().display(),
-        load_start.elapsed().as_secs_f64()
-    );
+    let provider = tokio::task::spawn_blocking(move || LocalChatProvider::load(&path, options)).await.unwrap().unwrap();
+    println!("loaded {} in {:.2}s", provider.model_path().display(), load_start.elapsed().as_secs_f64());
 
     // Warm-up: first use pages the weights in.
     provider.chat(request(4)).await.unwrap();
@@ -112,10 +97,7 @@ async fn main() {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.unwrap();
             if first_content.is_none()
-                && chunk
-                    .choices
-                    .iter()
-                    .any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
+                && chunk.choices.iter().any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
             {
                 first_content = Some(Instant::now());
             }
@@ -129,13 +111,22 @@ async fn main() {
         gen_rates.push(f64::from(completion.saturating_sub(1)) / (end - first).as_secs_f64());
     }
     println!("engine: llama.cpp via llama-cpp-2, 2 threads, median of {RUNS}");
-    println!(
-        "prompt:     {prompt_tokens} tokens, {:.1} tokens/s",
-        median(prompt_rates)
-    );
-    println!(
-        "generation: {generated} tokens, {:.1} tokens/s",
-        median(gen_rates)
-    );
+    println!("prompt:     {prompt_tokens} tokens, {:.1} tokens/s", median(prompt_rates));
+    println!("generation: {generated} tokens, {:.1} tokens/s", median(gen_rates));
     println!("peak RSS:   {:.0} MB", peak_rss_mb());
+
+    // Batched decoding: four requests at once on a four-sequence engine.
+    drop(provider);
+    let path = model_path().unwrap();
+    let options = LocalChatOptions { threads: 2, context_size: 1024, max_concurrent: 4 };
+    let provider = tokio::task::spawn_blocking(move || LocalChatProvider::load(&path, options)).await.unwrap().unwrap();
+    provider.chat(request(4)).await.unwrap();
+    let start = Instant::now();
+    let answers = futures::future::join_all((0..4).map(|_| provider.chat(request(GENERATED)))).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let total: u32 = answers.into_iter().map(|a| a.unwrap().usage.unwrap().completion_tokens).sum();
+    println!(
+        "4 concurrent requests: {total} tokens in {elapsed:.2}s, {:.1} tokens/s overall (prompts included)",
+        f64::from(total) / elapsed
+    );
 }

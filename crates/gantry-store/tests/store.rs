@@ -2,7 +2,7 @@
 //! Store behaviour on SQLite: round trips, filters, ordering, idempotent inserts.
 
 use chrono::{Duration, Utc};
-use gantry_store::{open_store, Store};
+use gantry_store::open_store;
 use gantry_types::{Attempt, TraceError, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus};
 use serde_json::json;
 
@@ -49,7 +49,7 @@ async fn traces_round_trip_and_filter() {
     let c = trace("m1", TraceStatus::Ok, 1);
     store.insert_traces(&[a.clone(), b.clone(), c.clone()]).await.unwrap();
     // Inserting the same id again changes nothing.
-    store.insert_traces(&[a.clone()]).await.unwrap();
+    store.insert_traces(std::slice::from_ref(&a)).await.unwrap();
 
     let got = store.get_trace(a.id).await.unwrap().unwrap();
     // Timestamps are stored with microsecond precision.

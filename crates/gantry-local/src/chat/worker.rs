@@ -39,11 +39,7 @@ pub(crate) enum Event {
     /// More generated text (never empty, always whole characters).
     Text(String),
     /// Generation ended.
-    Done {
-        finish_reason: FinishReason,
-        prompt_tokens: u32,
-        completion_tokens: u32,
-    },
+    Done { finish_reason: FinishReason, prompt_tokens: u32, completion_tokens: u32 },
     /// The engine failed while serving the job.
     Failed(String),
 }
@@ -79,12 +75,12 @@ pub(crate) fn spawn(
                 // only reads its own cells.
                 .with_kv_unified(false)
                 .with_n_threads(config.threads)
-                .with_n_threads_batch(config.threads);
+                .with_n_threads_batch(config.threads)
+                .with_flash_attention_policy(std::env::var("EXP_FA").ok().and_then(|v| v.parse().ok()).unwrap_or(-1));
             let ctx = match model.new_context(backend, params) {
                 Ok(ctx) => ctx,
                 Err(err) => {
-                    let _ =
-                        ready_tx.send(Err(format!("could not create a llama.cpp context: {err}")));
+                    let _ = ready_tx.send(Err(format!("could not create a llama.cpp context: {err}")));
                     return;
                 }
             };
@@ -96,9 +92,7 @@ pub(crate) fn spawn(
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(jobs_tx),
         Ok(Err(reason)) => Err(LocalError::Engine(reason)),
-        Err(_) => Err(LocalError::Engine(
-            "the generation thread exited during start-up".into(),
-        )),
+        Err(_) => Err(LocalError::Engine("the generation thread exited during start-up".into())),
     }
 }
 
@@ -167,9 +161,7 @@ impl<'m> Worker<'m> {
             return;
         }
         let Some(seq) = self.free_seqs.pop() else {
-            let _ = job
-                .events
-                .send(Event::Failed("no free sequence slot".into()));
+            let _ = job.events.send(Event::Failed("no free sequence slot".into()));
             return;
         };
         let sampler = job.sampling.build(self.model);
@@ -192,10 +184,7 @@ impl<'m> Worker<'m> {
         let mut i = 0;
         while i < self.slots.len() {
             if self.slots[i].job.events.is_closed() {
-                tracing::debug!(
-                    seq = self.slots[i].seq,
-                    "generation cancelled by the client"
-                );
+                tracing::debug!(seq = self.slots[i].seq, "generation cancelled by the client");
                 self.release(i);
             } else {
                 i += 1;
@@ -206,9 +195,7 @@ impl<'m> Worker<'m> {
     /// Frees slot `i`'s sequence for the next job.
     fn release(&mut self, i: usize) {
         let slot = self.slots.swap_remove(i);
-        let _ = self
-            .ctx
-            .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+        let _ = self.ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
         self.free_seqs.push(slot.seq);
     }
 
@@ -257,10 +244,7 @@ impl<'m> Worker<'m> {
             tracing::error!(error = %err, "llama.cpp decode failed");
             // The failed batch may have left partial state in any of its sequences.
             while !self.slots.is_empty() {
-                let _ = self.slots[0]
-                    .job
-                    .events
-                    .send(Event::Failed(format!("decode failed: {err}")));
+                let _ = self.slots[0].job.events.send(Event::Failed(format!("decode failed: {err}")));
                 self.release(0);
             }
             return;
@@ -293,8 +277,7 @@ impl<'m> Worker<'m> {
             String::new()
         } else {
             // Control tokens render as nothing: they are markup, not text.
-            slot.utf8
-                .push(&model.vocab().token_to_piece(token, false, None))
+            slot.utf8.push(&model.vocab().token_to_piece(token, false, None))
         };
         let out_of_room = slot.generated >= slot.job.max_new_tokens;
         if end_of_generation || out_of_room {
@@ -310,11 +293,7 @@ impl<'m> Worker<'m> {
         if end_of_generation || out_of_room {
             let rest = slot.stop.finish();
             send_text(slot, rest);
-            return Some(if end_of_generation {
-                FinishReason::Stop
-            } else {
-                FinishReason::Length
-            });
+            return Some(if end_of_generation { FinishReason::Stop } else { FinishReason::Length });
         }
         slot.next = Some(token);
         None
