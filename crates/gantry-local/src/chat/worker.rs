@@ -75,8 +75,7 @@ pub(crate) fn spawn(
                 // only reads its own cells.
                 .with_kv_unified(false)
                 .with_n_threads(config.threads)
-                .with_n_threads_batch(config.threads)
-                .with_flash_attention_policy(std::env::var("EXP_FA").ok().and_then(|v| v.parse().ok()).unwrap_or(-1));
+                .with_n_threads_batch(config.threads);
             let ctx = match model.new_context(backend, params) {
                 Ok(ctx) => ctx,
                 Err(err) => {
