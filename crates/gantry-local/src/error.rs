@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     /// A configured model path does not exist.
-    #[error("model file not found: {path}")]
+    #[error("model not found: {path} does not exist")]
     NotFound {
         /// The path that was looked for.
         path: PathBuf,

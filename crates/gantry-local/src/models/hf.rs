@@ -85,15 +85,18 @@ pub(super) fn progress_bar(progress: Progress, total: Option<u64>, name: &str) -
     bar
 }
 
-/// An error with its causes, since reqwest's top-level message omits the useful part
-/// (e.g. "dns error: failed to lookup address").
+/// An error's causes, which carry the useful part (e.g. "dns error: failed to lookup
+/// address"); reqwest's own top-level message only repeats the URL.
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+    let mut parts = Vec::new();
+    let mut current = error.source();
+    while let Some(cause) = current {
+        parts.push(cause.to_string());
+        current = cause.source();
     }
-    text
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    }
 }

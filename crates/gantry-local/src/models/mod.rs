@@ -309,6 +309,14 @@ pub(crate) fn commit_file(temp: tempfile::TempPath, final_path: &Path) -> Result
         check_embedding_content(&temp, name)
     };
     check?;
+    // Temporary files are created private (0600); a model is not a secret, and a service
+    // account other than the one that pulled it may need to read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| format!("cannot set permissions on {}: {e}", temp.display()))?;
+    }
     temp.persist(final_path).map_err(|e| format!("cannot move the file to {}: {e}", final_path.display()))
 }
 
