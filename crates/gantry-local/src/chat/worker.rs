@@ -202,17 +202,19 @@ impl<'m> Worker<'m> {
     fn step(&mut self) {
         self.batch.clear();
         let mut room = BATCH_TOKENS;
-        // Generating slots first: one token each keeps their latency flat.
         for slot in &mut self.slots {
             slot.logits_at = None;
-            if let Some(token) = slot.next.take() {
-                if self.batch.add(token, slot.pos, &[slot.seq], true).is_err() {
-                    break;
-                }
-                slot.logits_at = Some(self.batch.n_tokens() - 1);
-                slot.pos += 1;
-                room -= 1;
+        }
+        // Generating slots first: one token each keeps their latency flat.
+        for slot in &mut self.slots {
+            let Some(token) = slot.next else { continue };
+            if room == 0 || self.batch.add(token, slot.pos, &[slot.seq], true).is_err() {
+                break;
             }
+            slot.next = None;
+            slot.logits_at = Some(self.batch.n_tokens() - 1);
+            slot.pos += 1;
+            room -= 1;
         }
         for slot in &mut self.slots {
             if room == 0 {

@@ -22,15 +22,23 @@ async fn real_smollm2_answers_simple_questions() {
     let path = resolve_chat_model_from(None, &dir, Progress::Quiet, &no_remote()).await.unwrap();
     let options = LocalChatOptions { threads: 2, context_size: 2048, max_concurrent: 2 };
     let provider = tokio::task::spawn_blocking(move || LocalChatProvider::load(&path, options)).await.unwrap().unwrap();
-    for (question, expected) in [("What is 2+2?", "4"), ("What is the capital of Germany?", "Berlin")] {
+    let questions = [("What is 2+2?", "4"), ("What is the capital of Germany?", "Berlin")];
+    let ask_one = |question: &str| {
         let mut r = greedy(question);
         r.max_tokens = Some(48);
-        let done = provider.chat(r).await.unwrap();
+        provider.chat(r)
+    };
+    for (question, expected) in questions {
+        let done = ask_one(question).await.unwrap();
         let text = content(&done);
         assert!(text.contains(expected), "{question} -> {text:?}");
         let usage = done.usage.unwrap();
         assert!(usage.prompt_tokens > 20 && usage.completion_tokens > 0, "{usage:?}");
     }
+    // Both at once: decoded together in one batch, each sequence keeps its own context.
+    let (a, b) = tokio::join!(ask_one(questions[0].0), ask_one(questions[1].0));
+    assert!(content(&a.unwrap()).contains("4"));
+    assert!(content(&b.unwrap()).contains("Berlin"));
 }
 
 #[tokio::test]
