@@ -3,7 +3,7 @@
 
 use crate::config::{Config, ModelKind, Price, RoutingPolicy};
 use crate::error::GatewayError;
-use crate::recorder::{CallRecorder, Outcome};
+use crate::recorder::{CallRecorder, Outcome, OutputValidator};
 use crate::router::{route_call, ModelRoute, Target};
 use crate::stream::{carries_output, TracedStream};
 use crate::trace_writer::TraceSink;
@@ -14,17 +14,29 @@ use gantry_providers::{Provider, ProviderError};
 use gantry_store::{Store, StoreError};
 use gantry_types::{
     ChatCompletion, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat,
-    ModelList, ModelObject, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus,
+    ModelList, ModelObject, PromptUse, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus, TraceTree,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+const MAX_SPAN_DEPTH: usize = 8;
+
 /// A gateway call's answer together with the id it was traced under.
 pub struct Call<T> {
     pub trace_id: TraceId,
     pub result: Result<T, GatewayError>,
+}
+
+/// What a call's trace records beyond the request itself: where it nests and which prompt
+/// produced it. Plain `/v1` calls use the default (a root trace, no prompt).
+#[derive(Default)]
+pub struct CallContext {
+    /// The parent trace and this span's name in it.
+    pub parent: Option<(TraceId, String)>,
+    pub prompt: Option<PromptUse>,
+    pub output_validator: Option<OutputValidator>,
 }
 
 /// The routing table, the trace queue and the store.
@@ -97,7 +109,29 @@ impl Gateway {
         &self.store
     }
 
-    fn recorder(&self, kind: TraceKind, model: &str, request: serde_json::Value, stream: bool) -> CallRecorder {
+    fn recorder(
+        &self,
+        kind: TraceKind,
+        model: &str,
+        request: serde_json::Value,
+        stream: bool,
+        context: CallContext,
+    ) -> CallRecorder {
+        let mut recorder = self.start_span(kind, model, request, stream);
+        if let Some((parent, name)) = context.parent {
+            recorder.set_parent(parent, &name);
+        }
+        if let Some(prompt) = context.prompt {
+            recorder.set_prompt(prompt);
+        }
+        if let Some(validator) = context.output_validator {
+            recorder.set_output_validator(validator);
+        }
+        recorder
+    }
+
+    /// Starts recording a span that is not a provider call (a chain run or one of its steps).
+    pub fn start_span(&self, kind: TraceKind, model: &str, request: serde_json::Value, stream: bool) -> CallRecorder {
         CallRecorder::start(self.sink.clone(), self.prices.clone(), kind, model, request, stream)
     }
 
@@ -121,7 +155,12 @@ impl Gateway {
 
     /// A non-streamed chat completion.
     pub async fn chat(&self, request: ChatCompletionRequest) -> Call<ChatCompletion> {
-        let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), false);
+        self.chat_with(request, CallContext::default()).await
+    }
+
+    /// A non-streamed chat completion recorded with `context`.
+    pub async fn chat_with(&self, request: ChatCompletionRequest, context: CallContext) -> Call<ChatCompletion> {
+        let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), false, context);
         let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
             Ok(route) => route,
             Err(e) => return Self::fail(recorder, e),
@@ -158,7 +197,12 @@ impl Gateway {
 
     /// A streamed chat completion. Fallback happens only until the first output chunk.
     pub async fn chat_stream(&self, request: ChatCompletionRequest) -> Call<TracedStream> {
-        let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), true);
+        self.chat_stream_with(request, CallContext::default()).await
+    }
+
+    /// A streamed chat completion recorded with `context`.
+    pub async fn chat_stream_with(&self, request: ChatCompletionRequest, context: CallContext) -> Call<TracedStream> {
+        let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), true, context);
         let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
             Ok(route) => route,
             Err(e) => return Self::fail(recorder, e),
@@ -225,7 +269,12 @@ impl Gateway {
 
     /// Embeddings for one or more inputs.
     pub async fn embed(&self, request: EmbeddingRequest) -> Call<EmbeddingResponse> {
-        let mut recorder = self.recorder(TraceKind::Embeddings, &request.model, json!(request), false);
+        self.embed_with(request, CallContext::default()).await
+    }
+
+    /// Embeddings recorded with `context`.
+    pub async fn embed_with(&self, request: EmbeddingRequest, context: CallContext) -> Call<EmbeddingResponse> {
+        let mut recorder = self.recorder(TraceKind::Embeddings, &request.model, json!(request), false, context);
         let route = match validate::check_embeddings(&request)
             .and_then(|_| self.route(&request.model, ModelKind::Embeddings))
         {
@@ -292,6 +341,35 @@ impl Gateway {
     /// One recorded trace.
     pub async fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>, StoreError> {
         self.store.get_trace(id).await
+    }
+
+    /// One recorded trace with the spans nested under it, recursively.
+    pub async fn get_trace_tree(&self, id: TraceId) -> Result<Option<TraceTree>, StoreError> {
+        let Some(root) = self.store.get_trace(id).await? else { return Ok(None) };
+        let mut tree = TraceTree { record: root, spans: Vec::new() };
+        self.attach_spans(&mut tree, 0).await?;
+        Ok(Some(tree))
+    }
+
+    // Chains nest a few levels at most; the depth bound keeps a corrupt cycle from recursing forever.
+    fn attach_spans<'a>(
+        &'a self,
+        node: &'a mut TraceTree,
+        depth: usize,
+    ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            if depth >= MAX_SPAN_DEPTH {
+                return Ok(());
+            }
+            let filter =
+                TraceFilter { parent: Some(node.record.id), limit: Some(gantry_store::MAX_LIST_LIMIT), ..Default::default() };
+            for span in self.store.list_traces(&filter).await? {
+                let mut child = TraceTree { record: span, spans: Vec::new() };
+                self.attach_spans(&mut child, depth + 1).await?;
+                node.spans.push(child);
+            }
+            Ok(())
+        })
     }
 }
 

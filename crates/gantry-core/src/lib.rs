@@ -15,7 +15,7 @@ pub mod validate;
 pub use config::{Config, ConfigError, Overrides};
 pub use error::GatewayError;
 pub use gantry_local::Progress;
-pub use gateway::{Call, Gateway};
+pub use gateway::{Call, CallContext, Gateway};
 pub use service::{Service, StartError};
 pub use stream::TracedStream;
 pub use trace_writer::{TraceSink, TraceStatsSnapshot, TraceWriter};

@@ -4,7 +4,7 @@ use crate::config::Price;
 use crate::error::GatewayError;
 use crate::trace_writer::TraceSink;
 use chrono::{DateTime, Utc};
-use gantry_types::{Attempt, TraceError, TraceId, TraceKind, TraceRecord, TraceStatus, Usage};
+use gantry_types::{Attempt, OutputCheck, PromptUse, TraceError, TraceId, TraceKind, TraceRecord, TraceStatus, Usage};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ pub struct Outcome {
     pub usage: Option<Usage>,
     pub ttft_ms: Option<f64>,
 }
+
+/// Checks a successful call's response (the assistant message, or a step's output).
+pub type OutputValidator = Box<dyn Fn(&Value) -> OutputCheck + Send + Sync>;
 
 impl Outcome {
     /// A failure with the status the client got.
@@ -58,6 +61,10 @@ pub struct CallRecorder {
     attempts: Vec<Attempt>,
     provider: Option<String>,
     upstream_model: Option<String>,
+    parent_id: Option<TraceId>,
+    name: Option<String>,
+    prompt: Option<PromptUse>,
+    output_validator: Option<OutputValidator>,
     sink: TraceSink,
     prices: Arc<BTreeMap<String, Price>>,
 }
@@ -83,6 +90,10 @@ impl CallRecorder {
             attempts: Vec::new(),
             provider: None,
             upstream_model: None,
+            parent_id: None,
+            name: None,
+            prompt: None,
+            output_validator: None,
             sink,
             prices,
         }
@@ -97,6 +108,22 @@ impl CallRecorder {
         self.attempts = attempts;
     }
 
+    /// Nests this call under `parent` as the span called `name`.
+    pub fn set_parent(&mut self, parent: TraceId, name: &str) {
+        self.parent_id = Some(parent);
+        self.name = Some(name.to_string());
+    }
+
+    /// Records which prompt version produced the call's messages.
+    pub fn set_prompt(&mut self, prompt: PromptUse) {
+        self.prompt = Some(prompt);
+    }
+
+    /// Checks the response when the call succeeds, and records the result.
+    pub fn set_output_validator(&mut self, validator: OutputValidator) {
+        self.output_validator = Some(validator);
+    }
+
     /// Milliseconds since the call started.
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
@@ -108,8 +135,14 @@ impl CallRecorder {
             self.upstream_model.iter().map(String::as_str).chain([self.requested_model.as_str()]).collect();
         let cost = cost_usd(&self.prices, &models, outcome.usage);
         let latency_ms = self.elapsed_ms();
+        let output_check = match (&self.output_validator, outcome.status, &outcome.response) {
+            (Some(validate), TraceStatus::Ok, Some(response)) => Some(validate(response)),
+            _ => None,
+        };
         let record = TraceRecord {
             id: self.id,
+            parent_id: self.parent_id,
+            name: self.name,
             started_at: self.started_at,
             kind: self.kind,
             requested_model: self.requested_model,
@@ -129,6 +162,8 @@ impl CallRecorder {
             latency_ms,
             ttft_ms: outcome.ttft_ms,
             cost_usd: cost,
+            prompt: self.prompt,
+            output_check,
         };
         self.sink.record(record);
     }

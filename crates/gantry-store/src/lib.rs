@@ -24,7 +24,7 @@ pub trait Store: Send + Sync {
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.
     async fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>, StoreError>;
-    /// Traces matching `filter`, newest first.
+    /// Traces matching `filter`: root traces newest first, or a parent's spans oldest first.
     async fn list_traces(&self, filter: &TraceFilter) -> Result<Vec<TraceRecord>, StoreError>;
     /// Checks the store answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

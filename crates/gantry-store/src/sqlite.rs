@@ -80,8 +80,13 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
         v.map(|n| u32::try_from(n).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))).transpose()
     };
     let http_status: i64 = row.try_get("http_status")?;
+    let parent_id: Option<String> = row.try_get("parent_id")?;
+    let prompt: Option<String> = row.try_get("prompt")?;
+    let output_check: Option<String> = row.try_get("output_check")?;
     Ok(TraceRecord {
         id: id.parse().map_err(|e| corrupt("id", &e))?,
+        parent_id: parent_id.map(|p| p.parse()).transpose().map_err(|e| corrupt("parent_id", &e))?,
+        name: row.try_get("span_name")?,
         started_at: from_micros(row.try_get("started_at_us")?)?,
         kind: TraceKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
         requested_model: row.try_get("requested_model")?,
@@ -104,6 +109,11 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
         latency_ms: row.try_get("latency_ms")?,
         ttft_ms: row.try_get("ttft_ms")?,
         cost_usd: row.try_get("cost_usd")?,
+        prompt: prompt.map(|p| serde_json::from_str(&p)).transpose().map_err(|e| corrupt("prompt", &e))?,
+        output_check: output_check
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(|e| corrupt("output_check", &e))?,
     })
 }
 
@@ -115,8 +125,9 @@ impl Store for SqliteStore {
             sqlx::query(
                 "INSERT OR IGNORE INTO traces (id, started_at_us, kind, requested_model, provider, upstream_model,
                  status, http_status, error_code, error_message, stream, request, response, attempts,
-                 finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, cost_usd)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, cost_usd,
+                 parent_id, span_name, prompt_name, prompt, output_check)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(t.id.to_string())
             .bind(to_micros(t.started_at))
@@ -139,6 +150,11 @@ impl Store for SqliteStore {
             .bind(t.latency_ms)
             .bind(t.ttft_ms)
             .bind(t.cost_usd)
+            .bind(t.parent_id.map(|p| p.to_string()))
+            .bind(&t.name)
+            .bind(t.prompt.as_ref().map(|p| p.name.clone()))
+            .bind(t.prompt.as_ref().map(json_text).transpose()?)
+            .bind(t.output_check.as_ref().map(json_text).transpose()?)
             .execute(&mut *tx)
             .await?;
         }
@@ -153,7 +169,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_traces(&self, filter: &TraceFilter) -> Result<Vec<TraceRecord>, StoreError> {
-        let mut q = QueryBuilder::new("SELECT * FROM traces WHERE 1=1");
+        let mut q = QueryBuilder::new("SELECT * FROM traces WHERE ");
+        match filter.parent {
+            Some(parent) => q.push("parent_id = ").push_bind(parent.to_string()),
+            None => q.push("parent_id IS NULL"),
+        };
         if let Some(model) = &filter.model {
             q.push(" AND requested_model = ").push_bind(model.clone());
         }
@@ -164,7 +184,9 @@ impl Store for SqliteStore {
             q.push(" AND started_at_us >= ").push_bind(to_micros(since));
         }
         let limit = filter.limit.unwrap_or(DEFAULT_LIST_LIMIT).min(MAX_LIST_LIMIT);
-        q.push(" ORDER BY started_at_us DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+        // Spans read as a timeline, oldest first; root traces newest first.
+        let order = if filter.parent.is_some() { "ASC" } else { "DESC" };
+        q.push(format!(" ORDER BY started_at_us {order}, id {order} LIMIT ")).push_bind(i64::from(limit));
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(row_to_trace).collect()
     }

@@ -3,13 +3,15 @@
 
 use chrono::{Duration, Utc};
 use gantry_store::open_store;
-use gantry_types::{Attempt, TraceError, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus};
+use gantry_types::{Attempt, OutputCheck, PromptUse, TraceError, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus};
 use serde_json::json;
 
 fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {
     let started_at = Utc::now() - Duration::minutes(minutes_ago);
     TraceRecord {
         id: TraceId::new(),
+        parent_id: None,
+        name: None,
         started_at,
         kind: TraceKind::Chat,
         requested_model: model.to_string(),
@@ -37,6 +39,8 @@ fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {
         latency_ms: 20.0,
         ttft_ms: Some(3.5),
         cost_usd: Some(0.000_12),
+        prompt: None,
+        output_check: None,
     }
 }
 
@@ -76,6 +80,40 @@ async fn traces_round_trip_and_filter() {
     let one = store.list_traces(&TraceFilter { limit: Some(1), ..Default::default() }).await.unwrap();
     assert_eq!(one[0].id, c.id);
     assert!(store.get_trace(TraceId::new()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn spans_nest_under_their_parent_and_keep_prompt_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(None, dir.path()).await.unwrap();
+    let mut run = trace("chain:qa", TraceStatus::Ok, 5);
+    run.kind = TraceKind::Chain;
+    let mut first = trace("smol", TraceStatus::Ok, 4);
+    first.parent_id = Some(run.id);
+    first.name = Some("retrieve".into());
+    first.kind = TraceKind::Retrieve;
+    let mut second = trace("smol", TraceStatus::Ok, 3);
+    second.parent_id = Some(run.id);
+    second.name = Some("answer".into());
+    second.prompt = Some(PromptUse {
+        name: "qa".into(),
+        version: 3,
+        label: Some("production".into()),
+        variables: json!({"question": "why?"}),
+    });
+    second.output_check = Some(OutputCheck { valid: false, error: Some("missing 'answer'".into()) });
+    store.insert_traces(&[second.clone(), run.clone(), first.clone()]).await.unwrap();
+
+    let roots = store.list_traces(&TraceFilter::default()).await.unwrap();
+    assert_eq!(roots.iter().map(|t| t.id).collect::<Vec<_>>(), vec![run.id], "spans are not root traces");
+    let spans = store.list_traces(&TraceFilter { parent: Some(run.id), ..Default::default() }).await.unwrap();
+    assert_eq!(spans.iter().map(|t| t.id).collect::<Vec<_>>(), vec![first.id, second.id], "oldest first");
+    let got = store.get_trace(second.id).await.unwrap().unwrap();
+    assert_eq!(got.parent_id, Some(run.id));
+    assert_eq!(got.name.as_deref(), Some("answer"));
+    assert_eq!(got.prompt, second.prompt);
+    assert_eq!(got.output_check, second.output_check);
+    assert_eq!(store.get_trace(first.id).await.unwrap().unwrap().kind, TraceKind::Retrieve);
 }
 
 #[tokio::test]

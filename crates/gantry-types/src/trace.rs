@@ -11,6 +11,14 @@ use serde_json::Value;
 pub enum TraceKind {
     Chat,
     Embeddings,
+    /// One chain run: the root of its steps' spans.
+    Chain,
+    /// A chain step that searched a RAG collection.
+    Retrieve,
+    /// A chain step that rendered a text template.
+    Template,
+    /// A chain step that parsed JSON.
+    ParseJson,
 }
 
 impl TraceKind {
@@ -19,6 +27,10 @@ impl TraceKind {
         match self {
             TraceKind::Chat => "chat",
             TraceKind::Embeddings => "embeddings",
+            TraceKind::Chain => "chain",
+            TraceKind::Retrieve => "retrieve",
+            TraceKind::Template => "template",
+            TraceKind::ParseJson => "parse_json",
         }
     }
 
@@ -27,6 +39,10 @@ impl TraceKind {
         match s {
             "chat" => Some(TraceKind::Chat),
             "embeddings" => Some(TraceKind::Embeddings),
+            "chain" => Some(TraceKind::Chain),
+            "retrieve" => Some(TraceKind::Retrieve),
+            "template" => Some(TraceKind::Template),
+            "parse_json" => Some(TraceKind::ParseJson),
             _ => None,
         }
     }
@@ -87,10 +103,35 @@ pub struct TraceError {
     pub message: String,
 }
 
+/// Which registered prompt version produced a call's messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptUse {
+    pub name: String,
+    pub version: u32,
+    /// The label the client asked for, when it named one.
+    pub label: Option<String>,
+    /// The variables the messages were rendered with.
+    pub variables: Value,
+}
+
+/// The result of checking a response against a declared output JSON schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputCheck {
+    pub valid: bool,
+    /// The first violation, when invalid.
+    pub error: Option<String>,
+}
+
 /// Everything recorded about one call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceRecord {
     pub id: TraceId,
+    /// The span this one is nested under (a chain run for its steps); `None` for a root.
+    #[serde(default)]
+    pub parent_id: Option<TraceId>,
+    /// The span's name within its parent (a chain step's name).
+    #[serde(default)]
+    pub name: Option<String>,
     pub started_at: DateTime<Utc>,
     pub kind: TraceKind,
     /// The model name the client asked for.
@@ -117,13 +158,29 @@ pub struct TraceRecord {
     /// Time to first token, for streams.
     pub ttft_ms: Option<f64>,
     pub cost_usd: Option<f64>,
+    /// The prompt version the messages came from, for `prompt:` models and chain steps.
+    #[serde(default)]
+    pub prompt: Option<PromptUse>,
+    /// The response checked against the prompt's output schema, when it declares one.
+    #[serde(default)]
+    pub output_check: Option<OutputCheck>,
 }
 
 /// Filters for listing traces; every field narrows the result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceFilter {
     pub limit: Option<u32>,
+    /// Only the spans nested directly under this trace; without it only root traces are listed.
+    pub parent: Option<TraceId>,
     pub model: Option<String>,
     pub status: Option<TraceStatus>,
     pub since: Option<DateTime<Utc>>,
+}
+
+/// A trace with the spans nested under it, recursively, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceTree {
+    #[serde(flatten)]
+    pub record: TraceRecord,
+    pub spans: Vec<TraceTree>,
 }

@@ -151,7 +151,7 @@ pub async fn run(ctx: &Context, command: TracesCommand) -> anyhow::Result<()> {
                     .transpose()?;
                 let config = ctx.load_config(None)?;
                 let store = gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?;
-                store.list_traces(&TraceFilter { limit: Some(limit), model, status, since }).await?
+                store.list_traces(&TraceFilter { limit: Some(limit), parent: None, model, status, since }).await?
             };
             let rows: Vec<Vec<String>> = traces.iter().map(row).collect();
             print!(

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use gantry_store::MAX_LIST_LIMIT;
-use gantry_types::{TraceFilter, TraceId, TraceRecord, TraceStatus};
+use gantry_types::{TraceFilter, TraceId, TraceStatus, TraceTree};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -63,7 +63,7 @@ fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
             )
         })?),
     };
-    Ok(TraceFilter { limit, model: query.model.filter(|m| !m.is_empty()), status, since })
+    Ok(TraceFilter { limit, parent: None, model: query.model.filter(|m| !m.is_empty()), status, since })
 }
 
 /// Recorded calls, newest first.
@@ -73,12 +73,12 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
     Ok(Json(json!({"object": "list", "data": traces})))
 }
 
-/// One recorded call.
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TraceRecord>, ApiError> {
+/// One recorded call, with the spans nested under it (a chain run's steps) as `spans`.
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TraceTree>, ApiError> {
     let trace_id: TraceId = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_parameter", format!("'{id}' is not a trace id (a UUID)"), Some("id"))
     })?;
-    match state.gateway.get_trace(trace_id).await.map_err(|e| ApiError::internal(&e))? {
+    match state.gateway.get_trace_tree(trace_id).await.map_err(|e| ApiError::internal(&e))? {
         Some(trace) => Ok(Json(trace)),
         None => Err(ApiError::not_found("trace_not_found", format!("no trace with id {trace_id}"))),
     }
