@@ -110,7 +110,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gantry_server::serve(listener, service.gateway.clone(), async {
+    let server = tokio::spawn(gantry_server::serve(listener, gantry_server::AppState::from_service(&service), async {
         let _ = stop_rx.await;
     }));
 

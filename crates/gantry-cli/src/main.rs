@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::traces::TracesCommand,
     },
+    /// RAG collections: ingest documents, query them.
+    Rag {
+        #[command(subcommand)]
+        command: commands::rag::RagCommand,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
             Command::Chat(args) => commands::chat::run(&context, args).await,
             Command::Models { command } => commands::models::run(&context, command).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
+            Command::Rag { command } => commands::rag::run(&context, command).await,
         }
     });
     match result {

@@ -111,3 +111,43 @@ fn unusable_data_dir_and_corrupt_model_are_clear_errors() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("broken.gguf"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn rag_ingest_query_list_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_config(dir.path());
+    std::fs::create_dir_all(dir.path().join("kb/sub")).unwrap();
+    std::fs::write(dir.path().join("kb/cat.md"), "the cat sat on the mat.").unwrap();
+    std::fs::write(dir.path().join("kb/sub/market.txt"), "the stock market fell today.").unwrap();
+    std::fs::write(dir.path().join("kb/ignored.json"), "{}").unwrap();
+
+    let out = gantry(dir.path(), &["rag", "ingest", "notes", "kb", "--chunk-size", "200", "--chunk-overlap", "20"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("collection 'notes' (created): 2 added, 0 replaced, 0 unchanged document(s); 2 chunk(s) written"), "{stdout}");
+    assert!(stdout.contains("trace: "), "{stdout}");
+    let again = gantry(dir.path(), &["rag", "ingest", "notes", "./kb/cat.md"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("0 added, 0 replaced, 1 unchanged"), "the source is the path: {}", text(&again.stdout));
+
+    let query = gantry(dir.path(), &["rag", "query", "notes", "the stock market fell today.", "--top-k", "1"]);
+    assert!(query.status.success(), "{}", text(&query.stderr));
+    let stdout = text(&query.stdout);
+    assert!(stdout.starts_with("1. score 1.0000  kb/sub/market.txt #0\n   the stock market fell today.\n"), "{stdout}");
+
+    let list = gantry(dir.path(), &["rag", "list"]);
+    let table = text(&list.stdout);
+    assert!(table.lines().next().unwrap().starts_with("NAME"), "{table}");
+    assert!(table.lines().nth(1).unwrap().starts_with("notes  all-minilm-l6-v2  32    200/20"), "{table}");
+
+    let bad = gantry(dir.path(), &["rag", "ingest", "notes", "kb", "--chunk-size", "300"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("chunk_size 200 (asked 300)"), "{}", text(&bad.stderr));
+    let bad = gantry(dir.path(), &["rag", "query", "missing", "anything"]);
+    assert!(text(&bad.stderr).contains("no collection named 'missing'"), "{}", text(&bad.stderr));
+
+    let deleted = gantry(dir.path(), &["rag", "delete", "notes"]);
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    let list = gantry(dir.path(), &["rag", "list"]);
+    assert_eq!(text(&list.stdout).lines().count(), 1, "only the header is left");
+}

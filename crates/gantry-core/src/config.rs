@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub prices: BTreeMap<String, Price>,
     #[serde(default)]
     pub traces: RawTraces,
+    #[serde(default)]
+    pub rag: crate::rag::RawRag,
 }
 
 /// `[server]`.
@@ -128,6 +130,7 @@ pub struct Config {
     pub models: Vec<ModelSettings>,
     pub prices: BTreeMap<String, Price>,
     pub traces: TraceSettings,
+    pub rag: crate::rag::RagSettings,
 }
 
 /// The embedded engine's settings.
@@ -442,6 +445,8 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         problems.push("traces.batch_size must be at least 1".to_string());
     }
 
+    let rag = crate::rag::settings::validate(&raw.rag, &mut problems);
+
     let listen = overrides.listen.or(raw.server.listen).unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if listen.parse::<std::net::SocketAddr>().is_err() {
         problems.push(format!("server.listen '{listen}' is not an address like 127.0.0.1:8080"));
@@ -473,6 +478,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         models,
         prices,
         traces,
+        rag,
     })
 }
 

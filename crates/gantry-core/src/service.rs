@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::providers::{build_all, ProviderSetupError};
+use crate::rag::Collections;
 use crate::trace_writer::TraceWriter;
 use crate::GatewayError;
 use gantry_local::Progress;
@@ -20,9 +21,10 @@ pub enum StartError {
     Gateway(#[from] GatewayError),
 }
 
-/// A running gateway and its trace writer.
+/// A running gateway, its RAG collections and its trace writer.
 pub struct Service {
     pub gateway: Arc<Gateway>,
+    pub collections: Arc<Collections>,
     writer: TraceWriter,
 }
 
@@ -33,8 +35,9 @@ impl Service {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
         let providers = build_all(config, progress).await?;
         let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
-        let gateway = Gateway::new(config, &providers, store, sink)?;
-        Ok(Self { gateway: Arc::new(gateway), writer })
+        let gateway = Arc::new(Gateway::new(config, &providers, store, sink)?);
+        let collections = Arc::new(Collections::new(gateway.clone(), config));
+        Ok(Self { gateway, collections, writer })
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -44,8 +47,9 @@ impl Service {
     ) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
         let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
-        let gateway = Gateway::new(config, providers, store, sink)?;
-        Ok(Self { gateway: Arc::new(gateway), writer })
+        let gateway = Arc::new(Gateway::new(config, providers, store, sink)?);
+        let collections = Arc::new(Collections::new(gateway.clone(), config));
+        Ok(Self { gateway, collections, writer })
     }
 
     /// Commits every queued trace and stops the writer.

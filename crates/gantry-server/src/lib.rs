@@ -10,7 +10,7 @@ mod sse;
 pub use error::ApiError;
 pub use router::router;
 
-use gantry_core::Gateway;
+use gantry_core::{Collections, Gateway, Service};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -19,14 +19,22 @@ use tokio::net::TcpListener;
 #[derive(Clone)]
 pub struct AppState {
     pub gateway: Arc<Gateway>,
+    pub collections: Arc<Collections>,
+}
+
+impl AppState {
+    /// The state of a running service.
+    pub fn from_service(service: &Service) -> Self {
+        Self { gateway: service.gateway.clone(), collections: service.collections.clone() }
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
-    gateway: Arc<Gateway>,
+    state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(AppState { gateway });
+    let app = router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -20,6 +20,12 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// A collection of that name already exists.
+    #[error("a collection named '{0}' already exists")]
+    CollectionExists(String),
+    /// No collection of that name exists.
+    #[error("no collection named '{0}'")]
+    CollectionNotFound(String),
 }
 
 impl StoreError {
@@ -31,6 +37,8 @@ impl StoreError {
             StoreError::Open(_) => "store_open_failed",
             StoreError::Query(_) => "store_query_failed",
             StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::CollectionExists(_) => "collection_exists",
+            StoreError::CollectionNotFound(_) => "collection_not_found",
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The store of record. `Store` is the trait every backend implements; SQLite (WAL, under
 //! the data directory) is the embedded default.
 
+mod collections;
 mod error;
 mod sqlite;
+mod sqlite_collections;
 
+pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
@@ -19,7 +22,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: CollectionStore + Send + Sync {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.

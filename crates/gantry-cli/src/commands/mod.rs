@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod models;
+pub mod rag;
 pub mod serve;
 pub mod traces;
 

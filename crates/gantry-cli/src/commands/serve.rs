@@ -41,7 +41,7 @@ pub async fn run(ctx: &Context, listen: Option<String>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "gantry is serving; OpenAI base URL: http://{addr}/v1");
-    gantry_server::serve(listener, service.gateway.clone(), shutdown_signal()).await?;
+    gantry_server::serve(listener, gantry_server::AppState::from_service(&service), shutdown_signal()).await?;
     let gateway = service.gateway.clone();
     service.shutdown().await;
     let stats = gateway.traces().stats();

@@ -39,7 +39,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gantry_server::serve(listener, service.gateway.clone(), async move {
+        let task = tokio::spawn(gantry_server::serve(listener, gantry_server::AppState::from_service(&service), async move {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
@@ -168,5 +168,6 @@ fn has_usage(chunk: &Value) -> bool {
 }
 
 mod api;
+mod collections;
 mod embedded;
 mod routing;

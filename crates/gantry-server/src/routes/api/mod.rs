@@ -1,3 +1,4 @@
 //! `/api`: the management API.
 
+pub mod collections;
 pub mod traces;

@@ -1,0 +1,268 @@
+//! RAG benchmarks: query latency at 10k and 100k chunks (exact and IVF), the IVF index's
+//! recall@10 against exact search at 100k, queries through `Collections` over SQLite, and
+//! ingest speed with the real all-MiniLM-L6-v2 when it is present.
+//!
+//! Run: `GANTRY_TEST_MODELS_DIR=/path/to/data cargo bench -p gantry-core --bench rag`
+//! (without the variable the MiniLM part is skipped). Vectors of the size benchmarks are
+//! synthetic but shaped like sentence embeddings: 384-dimensional unit vectors in clusters
+//! (100 per cluster, cosine to a neighbour in the same cluster about 0.6).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use gantry_core::config::{parse, validate};
+use gantry_core::rag::index::{IndexOptions, VectorIndex};
+use gantry_core::rag::{DocumentInput, IngestRequest};
+use gantry_core::{Overrides, Progress, Service};
+use gantry_store::{CollectionStore, NewChunk, NewDocument};
+use gantry_types::CollectionSettings;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const DIMS: usize = 384;
+const QUERIES: usize = 200;
+const K: usize = 10;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Standard normal samples (Box-Muller).
+struct Gauss(StdRng);
+
+impl Gauss {
+    fn next(&mut self) -> f32 {
+        let u: f32 = self.0.random_range(1e-7..1.0);
+        let v: f32 = self.0.random_range(0.0..1.0);
+        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+    }
+}
+
+/// `count` unit vectors around `count / 100` cluster centres, and `queries` more from the same
+/// clusters.
+fn clustered(count: usize, queries: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut g = Gauss(StdRng::seed_from_u64(seed));
+    let clusters = (count / 100).max(1);
+    let scale = 1.0 / (DIMS as f32).sqrt();
+    let centres: Vec<f32> = (0..clusters * DIMS).map(|_| g.next() * scale).collect();
+    let mut point = |i: usize| -> Vec<f32> {
+        let c = &centres[(i % clusters) * DIMS..(i % clusters + 1) * DIMS];
+        let mut row: Vec<f32> = c.iter().map(|x| x + 0.8 * scale * g.next()).collect();
+        gantry_core::rag::index::normalize(&mut row);
+        row
+    };
+    let data = (0..count).flat_map(&mut point).collect();
+    let query = (0..queries).flat_map(|i| point(i * 7919)).collect();
+    (data, query)
+}
+
+fn time_ms<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn index_benchmarks() {
+    println!("== in-memory index ({DIMS} dims, {QUERIES} queries, top {K}) ==");
+    for count in [10_000usize, 100_000] {
+        let (data, queries) = clustered(count, QUERIES, count as u64);
+        let ids: Vec<i64> = (0..count as i64).collect();
+        let options = IndexOptions::default();
+        let (index, build_ms) = time_ms(|| VectorIndex::build(DIMS, ids, data, options));
+        let mut exact = Vec::new();
+        let mut approx = Vec::new();
+        let mut found = 0;
+        for q in queries.chunks_exact(DIMS) {
+            let (truth, ms) = time_ms(|| index.search_exact(q, K));
+            exact.push(ms);
+            let (hits, ms) = time_ms(|| index.search(q, K));
+            approx.push(ms);
+            found += hits.iter().filter(|h| truth.iter().any(|t| t.0 == h.0)).count();
+        }
+        print!("{count:>7} chunks: exact median {:.3} ms (p95 {:.3})", median(exact.clone()), percentile(exact, 0.95));
+        if index.is_approximate() {
+            println!(
+                "; IVF ({} lists, {} probes, built in {:.0} ms) median {:.3} ms (p95 {:.3}), recall@{K} {:.3}",
+                index.lists(),
+                index.probes(),
+                build_ms,
+                median(approx.clone()),
+                percentile(approx, 0.95),
+                found as f64 / (QUERIES * K) as f64
+            );
+            for probes in [8, 16, 32, 64] {
+                let mut hit = 0;
+                let mut times = Vec::new();
+                for q in queries.chunks_exact(DIMS) {
+                    let truth = index.search_exact(q, K);
+                    let (hits, ms) = time_ms(|| index.search_probes(q, K, probes));
+                    times.push(ms);
+                    hit += hits.iter().filter(|h| truth.iter().any(|t| t.0 == h.0)).count();
+                }
+                println!(
+                    "         probes {probes:>3}: median {:.3} ms, recall@{K} {:.3}",
+                    median(times),
+                    hit as f64 / (QUERIES * K) as f64
+                );
+            }
+        } else {
+            println!(" (below the approximate threshold: exact is what queries use)");
+        }
+    }
+}
+
+async fn service_without_models(dir: &std::path::Path) -> Service {
+    let config = validate(
+        parse("[local]\nenabled = false\n").unwrap(),
+        Overrides { data_dir: Some(dir.to_path_buf()), ..Overrides::default() },
+    )
+    .unwrap();
+    Service::with_providers(&config, &HashMap::new()).await.unwrap()
+}
+
+/// Queries through `Collections` (index cache, chunk texts read from SQLite), vectors stored
+/// through the store in documents of 100 chunks.
+async fn collection_benchmarks() {
+    println!("== through Collections and SQLite (search by vector; embedding excluded) ==");
+    for count in [10_000usize, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service_without_models(dir.path()).await;
+        let store = service.gateway.store().clone();
+        let settings = CollectionSettings {
+            embedding_model: "synthetic".into(),
+            dimensions: DIMS as u32,
+            chunk_size: 800,
+            chunk_overlap: 100,
+        };
+        store.create_collection("bench", &settings).await.unwrap();
+        let (data, queries) = clustered(count, QUERIES, count as u64 + 1);
+        let filler = "Retrieval augmented generation finds the passages that answer a question. ".repeat(5);
+        let start = Instant::now();
+        for (d, rows) in data.chunks(100 * DIMS).enumerate() {
+            let chunks: Vec<NewChunk> = rows
+                .chunks_exact(DIMS)
+                .enumerate()
+                .map(|(i, v)| NewChunk {
+                    ordinal: i as u32,
+                    text: format!("document {d} chunk {i}. {filler}"),
+                    start_char: i as u64 * 400,
+                    end_char: i as u64 * 400 + 390,
+                    embedding: v.to_vec(),
+                })
+                .collect();
+            let doc = NewDocument { source: format!("doc-{d}.md"), content_hash: format!("{d}"), chars: 40_000 };
+            store.replace_document("bench", &doc, &chunks).await.unwrap();
+        }
+        let insert_s = start.elapsed().as_secs_f64();
+        let c = &service.collections;
+        let first = queries[..DIMS].to_vec();
+        let (_, load_ms) = {
+            let start = Instant::now();
+            c.search_vector("bench", first, K).await.unwrap();
+            ((), start.elapsed().as_secs_f64() * 1000.0)
+        };
+        let mut times = Vec::new();
+        for q in queries.chunks_exact(DIMS) {
+            let start = Instant::now();
+            let hits = c.search_vector("bench", q.to_vec(), K).await.unwrap();
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(hits.len(), K);
+        }
+        println!(
+            "{count:>7} chunks: stored at {:.0} chunks/s; first query (load + index) {:.0} ms; query median {:.3} ms (p95 {:.3})",
+            count as f64 / insert_s,
+            load_ms,
+            median(times.clone()),
+            percentile(times, 0.95)
+        );
+        service.shutdown().await;
+    }
+}
+
+fn minilm_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("GANTRY_TEST_MODELS_DIR")?).join("models/all-MiniLM-L6-v2");
+    dir.join("model.safetensors").is_file().then_some(dir)
+}
+
+/// A generated corpus: `docs` documents of about 4000 characters in paragraphs of sentences.
+fn corpus(docs: usize) -> Vec<DocumentInput> {
+    let subjects = ["The gateway", "A prompt", "The collection", "Each trace", "The embedding model", "A chain"];
+    let verbs = ["records", "retrieves", "routes", "splits", "stores", "measures"];
+    let objects = ["every request", "the latency", "the nearest chunks", "its cost in tokens", "a new version"];
+    let mut rng = StdRng::seed_from_u64(7);
+    (0..docs)
+        .map(|d| {
+            let mut text = String::new();
+            while text.len() < 4000 {
+                for _ in 0..rng.random_range(3..7) {
+                    let s = subjects[rng.random_range(0..subjects.len())];
+                    let v = verbs[rng.random_range(0..verbs.len())];
+                    let o = objects[rng.random_range(0..objects.len())];
+                    text.push_str(&format!("{s} {v} {o} in document {d}, step {}. ", rng.random_range(0..1000)));
+                }
+                text.push_str("\n\n");
+            }
+            DocumentInput { source: format!("doc-{d}.md"), text }
+        })
+        .collect()
+}
+
+async fn minilm_benchmarks() {
+    let Some(minilm) = minilm_dir() else {
+        println!("== real MiniLM: skipped (set GANTRY_TEST_MODELS_DIR to a data directory holding models/all-MiniLM-L6-v2) ==");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let chat = dir.path().join("tiny.gguf");
+    gantry_local::testing::write_tiny_llama_gguf(&chat).unwrap();
+    let toml = format!(
+        "[local]\nchat_model = {:?}\nembedding_model = {:?}\nthreads = 2\ncontext_size = 512\n",
+        chat.display().to_string(),
+        minilm.display().to_string()
+    );
+    let overrides = Overrides { data_dir: Some(dir.path().join("data")), ..Overrides::default() };
+    let config = validate(parse(&toml).unwrap(), overrides).unwrap();
+    let service = Service::start(&config, Progress::Quiet).await.unwrap();
+    let documents = corpus(60);
+    let start = Instant::now();
+    let report = service
+        .collections
+        .ingest("minilm", IngestRequest { documents, ..IngestRequest::default() })
+        .await
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "== real MiniLM (2 threads) ==\ningest: {} documents, {} chunks of <= 800 chars, {} tokens in {:.1} s: {:.1} chunks/s",
+        report.documents_added,
+        report.chunks_written,
+        report.embedding_tokens,
+        secs,
+        report.chunks_written as f64 / secs
+    );
+    let mut times = Vec::new();
+    for i in 0..30 {
+        let question = format!("Which step of document {i} measures the latency?");
+        let start = Instant::now();
+        let hits = service.collections.query("minilm", &question, 5).await.unwrap();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(hits.len(), 5);
+    }
+    println!("query (embedding + search + chunk texts): median {:.2} ms (p95 {:.2})", median(times.clone()), percentile(times, 0.95));
+    service.shutdown().await;
+}
+
+fn main() {
+    index_benchmarks();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        collection_benchmarks().await;
+        minilm_benchmarks().await;
+    });
+}
