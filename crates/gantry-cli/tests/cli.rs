@@ -124,11 +124,19 @@ fn rag_ingest_query_list_and_delete() {
     let out = gantry(dir.path(), &["rag", "ingest", "notes", "kb", "--chunk-size", "200", "--chunk-overlap", "20"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("collection 'notes' (created): 2 added, 0 replaced, 0 unchanged document(s); 2 chunk(s) written"), "{stdout}");
+    assert!(
+        stdout
+            .contains("collection 'notes' (created): 2 added, 0 replaced, 0 unchanged document(s); 2 chunk(s) written"),
+        "{stdout}"
+    );
     assert!(stdout.contains("trace: "), "{stdout}");
     let again = gantry(dir.path(), &["rag", "ingest", "notes", "./kb/cat.md"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
-    assert!(text(&again.stdout).contains("0 added, 0 replaced, 1 unchanged"), "the source is the path: {}", text(&again.stdout));
+    assert!(
+        text(&again.stdout).contains("0 added, 0 replaced, 1 unchanged"),
+        "the source is the path: {}",
+        text(&again.stdout)
+    );
 
     let query = gantry(dir.path(), &["rag", "query", "notes", "the stock market fell today.", "--top-k", "1"]);
     assert!(query.status.success(), "{}", text(&query.stderr));

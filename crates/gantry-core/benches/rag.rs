@@ -12,7 +12,7 @@ use gantry_core::config::{parse, validate};
 use gantry_core::rag::index::{IndexOptions, VectorIndex};
 use gantry_core::rag::{DocumentInput, IngestRequest};
 use gantry_core::{Overrides, Progress, Service};
-use gantry_store::{CollectionStore, NewChunk, NewDocument};
+use gantry_store::{NewChunk, NewDocument};
 use gantry_types::CollectionSettings;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -232,11 +232,8 @@ async fn minilm_benchmarks() {
     let service = Service::start(&config, Progress::Quiet).await.unwrap();
     let documents = corpus(60);
     let start = Instant::now();
-    let report = service
-        .collections
-        .ingest("minilm", IngestRequest { documents, ..IngestRequest::default() })
-        .await
-        .unwrap();
+    let report =
+        service.collections.ingest("minilm", IngestRequest { documents, ..IngestRequest::default() }).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
     println!(
         "== real MiniLM (2 threads) ==\ningest: {} documents, {} chunks of <= 800 chars, {} tokens in {:.1} s: {:.1} chunks/s",
@@ -254,7 +251,11 @@ async fn minilm_benchmarks() {
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(hits.len(), 5);
     }
-    println!("query (embedding + search + chunk texts): median {:.2} ms (p95 {:.2})", median(times.clone()), percentile(times, 0.95));
+    println!(
+        "query (embedding + search + chunk texts): median {:.2} ms (p95 {:.2})",
+        median(times.clone()),
+        percentile(times, 0.95)
+    );
     service.shutdown().await;
 }
 

@@ -214,7 +214,7 @@ impl CollectionStore for SqliteStore {
                 let id: ChunkId = row.try_get(0)?;
                 let bytes: &[u8] = row.try_get(1)?;
                 let expected = *width.get_or_insert(bytes.len());
-                if bytes.len() != expected || bytes.len() % 4 != 0 {
+                if bytes.len() != expected || !bytes.len().is_multiple_of(4) {
                     return Err(StoreError::Corrupt(format!(
                         "chunk {id} of collection '{collection}' has a {}-byte vector; others have {expected}",
                         bytes.len()

@@ -7,7 +7,6 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use gantry_core::rag::{DocumentInput, Hit, IngestProgress, IngestReport, IngestRequest};
 use gantry_core::{Progress, Service};
-use gantry_store::CollectionStore as _;
 use gantry_types::CollectionInfo;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -97,9 +96,9 @@ pub async fn run(ctx: &Context, command: RagCommand) -> anyhow::Result<()> {
         }
         RagCommand::List { url } => {
             let collections: Vec<CollectionInfo> = match url {
-                Some(url) => {
-                    serde_json::from_value(call(reqwest::Method::GET, &url, "/api/collections", None).await?["data"].take())?
-                }
+                Some(url) => serde_json::from_value(
+                    call(reqwest::Method::GET, &url, "/api/collections", None).await?["data"].take(),
+                )?,
                 None => {
                     let config = ctx.load_config(None)?;
                     let store = gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?;
@@ -349,10 +348,8 @@ mod tests {
             std::fs::write(root.join(file), text).unwrap();
         }
         let documents = read_documents(&[root.to_path_buf()]).unwrap();
-        let names: Vec<String> = documents
-            .iter()
-            .map(|d| Path::new(&d.source).strip_prefix(root).unwrap().display().to_string())
-            .collect();
+        let names: Vec<String> =
+            documents.iter().map(|d| Path::new(&d.source).strip_prefix(root).unwrap().display().to_string()).collect();
         assert_eq!(names, vec!["a.txt", "b.md", "sub/c.markdown", "sub/deeper/d.MD"]);
         assert_eq!(documents[0].text, "ay");
         let err = read_documents(&[root.join("sub/image.png")]).unwrap_err();

@@ -60,11 +60,12 @@ fn breaks(chars: &[char]) -> Vec<Break> {
             }
             k -= 1;
         }
+        let after_sentence = ends_sentence(&chars[..k]) && !c.is_lowercase();
+        // A line that starts capitalised or with Markdown syntax (heading, list item, quote).
+        let new_line = newlines == 1 && (c.is_uppercase() || c.is_ascii_digit() || MARKDOWN_LINE_STARTS.contains(&c));
         out[i] = if k == 0 || newlines >= 2 {
             Break::Paragraph
-        } else if ends_sentence(&chars[..k]) && !c.is_lowercase() {
-            Break::Sentence
-        } else if newlines == 1 && (c.is_uppercase() || c.is_ascii_digit() || MARKDOWN_LINE_STARTS.contains(&c)) {
+        } else if after_sentence || new_line {
             Break::Sentence
         } else {
             Break::Word
@@ -177,7 +178,10 @@ mod tests {
     fn paragraphs_are_kept_whole_when_they_fit() {
         let text = "Cats sleep a lot. They purr.\n\nDogs bark at night. They guard.\n\nFish swim.";
         let chunks = split(text, 40, 0);
-        assert_eq!(texts(&chunks), vec!["Cats sleep a lot. They purr.", "Dogs bark at night. They guard.", "Fish swim."]);
+        assert_eq!(
+            texts(&chunks),
+            vec!["Cats sleep a lot. They purr.", "Dogs bark at night. They guard.", "Fish swim."]
+        );
         assert_eq!((chunks[1].start, chunks[1].end), (30, 61));
         check_invariants(text, &chunks, 40);
         // Two paragraphs fit in 70 characters together.

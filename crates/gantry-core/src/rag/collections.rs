@@ -8,7 +8,6 @@ use crate::gateway::{CallContext, Gateway};
 use crate::recorder::Outcome;
 use crate::GatewayError;
 use chrono::{DateTime, Utc};
-use gantry_store::CollectionStore as _;
 use gantry_store::{ChunkId, ReplacedDocument, Store, StoreError, StoredChunk};
 use gantry_types::{
     CollectionInfo, DocumentInfo, EmbeddingInput, EmbeddingRequest, EmbeddingVector, TraceError, TraceId, TraceKind,
@@ -66,7 +65,8 @@ impl Collections {
         if self.embedding_models.iter().any(|m| m == model) {
             return Ok(());
         }
-        let known = if self.embedding_models.is_empty() { "none".to_string() } else { self.embedding_models.join(", ") };
+        let known =
+            if self.embedding_models.is_empty() { "none".to_string() } else { self.embedding_models.join(", ") };
         Err(RagError::InvalidEmbeddingModel(format!(
             "'{model}' is not a configured embeddings model (configured: {known})"
         )))
@@ -248,9 +248,10 @@ impl Collections {
                 ))));
             }
             let options = self.index_options();
-            let index = tokio::task::spawn_blocking(move || VectorIndex::build(dims, stored.ids, stored.vectors, options))
-                .await
-                .map_err(|e| RagError::Internal(format!("building the index failed: {e}")))?;
+            let index =
+                tokio::task::spawn_blocking(move || VectorIndex::build(dims, stored.ids, stored.vectors, options))
+                    .await
+                    .map_err(|e| RagError::Internal(format!("building the index failed: {e}")))?;
             tracing::debug!(collection = %info.name, vectors = index.len(), approximate = index.is_approximate(), "index loaded");
             *guard = Some(CachedIndex { created_at: info.created_at, revision, index });
         }
@@ -262,9 +263,8 @@ impl Collections {
     pub(super) async fn apply_to_index(&self, info: &CollectionInfo, change: &ReplacedDocument, vectors: Vec<f32>) {
         let slot = self.slot(&info.name);
         let mut guard = slot.index.clone().write_owned().await;
-        let in_step = guard
-            .as_ref()
-            .is_some_and(|c| c.created_at == info.created_at && c.revision == change.previous_revision);
+        let in_step =
+            guard.as_ref().is_some_and(|c| c.created_at == info.created_at && c.revision == change.previous_revision);
         if !in_step {
             *guard = None;
             return;
@@ -312,7 +312,9 @@ impl Collections {
         for item in response.data {
             match item.embedding {
                 EmbeddingVector::Float(v) if !v.is_empty() && v.iter().all(|x| x.is_finite()) => vectors.push(v),
-                EmbeddingVector::Float(_) => return Err(invalid(format!("'{model}' returned an empty or non-finite vector"))),
+                EmbeddingVector::Float(_) => {
+                    return Err(invalid(format!("'{model}' returned an empty or non-finite vector")))
+                }
                 EmbeddingVector::Base64(_) => return Err(invalid(format!("'{model}' returned base64 vectors"))),
             }
         }

@@ -28,7 +28,9 @@ pub enum RagError {
     #[error("{0}")]
     InvalidEmbeddingModel(String),
     /// A new collection needs an embedding model and none is configured.
-    #[error("no embeddings model is configured: add one under [[models]] with kind = \"embeddings\", or enable [local]")]
+    #[error(
+        "no embeddings model is configured: add one under [[models]] with kind = \"embeddings\", or enable [local]"
+    )]
     NoEmbeddingModel,
     /// The ingest asks for settings other than the ones the collection was created with.
     #[error("{0}")]

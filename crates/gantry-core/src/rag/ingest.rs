@@ -11,11 +11,10 @@ use super::{
     IngestRequest, RagError, MAX_SOURCE_CHARS,
 };
 use crate::recorder::Outcome;
-use gantry_store::CollectionStore as _;
 use gantry_store::{NewChunk, NewDocument, StoreError};
 use gantry_types::{CollectionInfo, CollectionSettings, TraceError, TraceId, TraceKind, TraceStatus};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The settings an ingest works with: the collection's, or those it will be created with.
 struct Plan {
@@ -168,7 +167,11 @@ impl Collections {
                 let hash = content_hash(&d.text);
                 let status = match stored.get(&d.source) {
                     Some((h, chunks)) if *h == hash => {
-                        unchanged.push(DocumentOutcome { source: d.source, status: DocumentStatus::Unchanged, chunks: *chunks });
+                        unchanged.push(DocumentOutcome {
+                            source: d.source,
+                            status: DocumentStatus::Unchanged,
+                            chunks: *chunks,
+                        });
                         continue;
                     }
                     Some(_) => DocumentStatus::Replaced,
@@ -251,20 +254,17 @@ impl Collections {
         let batch_size = self.settings.embed_batch_size.max(1);
         let batches = order.len().div_ceil(batch_size);
         let documents_total = pending.len() as u32;
-        let mut report = IngestProgress {
-            chunks_total: order.len() as u64,
-            chunks_embedded: 0,
-            documents_total,
-            documents_done: 0,
-        };
+        let mut report =
+            IngestProgress { chunks_total: order.len() as u64, chunks_embedded: 0, documents_total, documents_done: 0 };
         progress(report);
         let mut next_document = 0;
         for (b, batch) in order.chunks(batch_size).enumerate() {
             let texts = batch.iter().map(|&(d, c)| pending[d].chunks[c].text.clone()).collect();
             let step = format!("embed batch {}/{batches}", b + 1);
-            let (vectors, tokens) = self.embed(&plan.model, texts, (span, step)).await.map_err(|source| {
-                RagError::Embedding { model: plan.model.clone(), stored: tally.stored, source }
-            })?;
+            let (vectors, tokens) = self
+                .embed(&plan.model, texts, (span, step))
+                .await
+                .map_err(|source| RagError::Embedding { model: plan.model.clone(), stored: tally.stored, source })?;
             tally.tokens += u64::from(tokens);
             let got = vectors.first().map_or(0, Vec::len);
             let collection = match &info {
@@ -351,10 +351,11 @@ impl Collections {
             })
             .collect();
         let document = NewDocument { source: doc.source.clone(), content_hash: doc.hash.clone(), chars: doc.chars };
-        let change = self.store().replace_document(&collection.name, &document, &chunks).await.map_err(|e| match e {
-            StoreError::CollectionNotFound(name) => RagError::CollectionNotFound(name),
-            other => RagError::Store(other),
-        })?;
+        let change =
+            self.store().replace_document(&collection.name, &document, &chunks).await.map_err(|e| match e {
+                StoreError::CollectionNotFound(name) => RagError::CollectionNotFound(name),
+                other => RagError::Store(other),
+            })?;
         tally.chunks_written += change.inserted.len() as u64;
         tally.chunks_removed += change.removed.len() as u64;
         tally.stored += 1;
@@ -406,11 +407,20 @@ mod tests {
         };
         let same = IngestRequest { chunk_size: Some(800), ..IngestRequest::default() };
         assert!(settings_conflict(&info, &same).is_none());
-        let other = IngestRequest { chunk_size: Some(500), chunk_overlap: Some(100), embedding_model: Some("e5".into()), ..IngestRequest::default() };
+        let other = IngestRequest {
+            chunk_size: Some(500),
+            chunk_overlap: Some(100),
+            embedding_model: Some("e5".into()),
+            ..IngestRequest::default()
+        };
         let err = settings_conflict(&info, &other).unwrap();
         assert_eq!(err.http_status(), 409);
         let text = err.to_string();
-        assert!(text.contains("chunk_size 800 (asked 500)") && text.contains("embedding_model 'all-minilm-l6-v2' (asked 'e5')"), "{text}");
+        assert!(
+            text.contains("chunk_size 800 (asked 500)")
+                && text.contains("embedding_model 'all-minilm-l6-v2' (asked 'e5')"),
+            "{text}"
+        );
         assert!(!text.contains("chunk_overlap"), "{text}");
     }
 }

@@ -43,7 +43,10 @@ impl Default for RagSettings {
 /// Checks chunk settings; the message names the offending parameter.
 pub fn check_chunking(size: u32, overlap: u32) -> Result<(), (String, &'static str)> {
     if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&size) {
-        return Err((format!("chunk_size must be from {MIN_CHUNK_SIZE} to {MAX_CHUNK_SIZE} characters, got {size}"), "chunk_size"));
+        return Err((
+            format!("chunk_size must be from {MIN_CHUNK_SIZE} to {MAX_CHUNK_SIZE} characters, got {size}"),
+            "chunk_size",
+        ));
     }
     if overlap.saturating_mul(2) > size {
         return Err((

@@ -102,10 +102,13 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-async fn start_in(dir: &std::path::Path, extra: &str, tweak: impl FnOnce(&mut crate::Config)) -> (Service, Arc<WordEmbedder>) {
+async fn start_in(
+    dir: &std::path::Path,
+    extra: &str,
+    tweak: impl FnOnce(&mut crate::Config),
+) -> (Service, Arc<WordEmbedder>) {
     let raw = parse(&format!("{CONFIG}{extra}")).unwrap();
-    let mut config =
-        validate(raw, Overrides { data_dir: Some(dir.to_path_buf()), ..Overrides::default() }).unwrap();
+    let mut config = validate(raw, Overrides { data_dir: Some(dir.to_path_buf()), ..Overrides::default() }).unwrap();
     tweak(&mut config);
     let embedder = Arc::new(WordEmbedder::default());
     let providers: HashMap<String, Arc<dyn Provider>> = HashMap::from([("fake".to_string(), embedder.clone() as _)]);
@@ -175,7 +178,8 @@ async fn unchanged_documents_are_skipped_and_changed_ones_replaced() {
     assert!(again.documents.iter().all(|d| d.status == DocumentStatus::Unchanged && d.chunks == 1));
     assert_eq!(f.embedder.calls.load(Ordering::SeqCst), calls, "nothing was embedded");
 
-    let changed = docs(&[("cats.md", "Cats hunt mice in the barn at midnight."), ("owls.md", "Owls hoot in the forest.")]);
+    let changed =
+        docs(&[("cats.md", "Cats hunt mice in the barn at midnight."), ("owls.md", "Owls hoot in the forest.")]);
     let report = c.ingest("animals", changed).await.unwrap();
     assert_eq!((report.documents_added, report.documents_replaced, report.documents_unchanged), (1, 1, 0));
     assert_eq!((report.chunks_written, report.chunks_removed), (2, 1));

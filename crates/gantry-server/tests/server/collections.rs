@@ -82,7 +82,10 @@ async fn documents_are_ingested_once_replaced_when_changed_and_found_by_queries(
     assert_eq!(data.len(), 1);
     assert_eq!(data[0]["source"], "notes/market.md");
     assert_eq!(data[0]["text"], "the dog is sitting on the rug!");
-    assert_eq!((data[0]["chunk_index"].as_u64(), data[0]["start_char"].as_u64(), data[0]["end_char"].as_u64()), (Some(0), Some(0), Some(30)));
+    assert_eq!(
+        (data[0]["chunk_index"].as_u64(), data[0]["start_char"].as_u64(), data[0]["end_char"].as_u64()),
+        (Some(0), Some(0), Some(30))
+    );
     assert!((data[0]["score"].as_f64().unwrap() - 1.0).abs() < 1e-4, "{hits}");
     let (_, _, all) = body_of(server.post("/api/collections/kb/query", &json!({"query": "cat"})).await).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 2, "top_k defaults to 5: every chunk");
@@ -120,16 +123,35 @@ async fn bad_collection_requests_get_openai_errors() {
     let models = tempfile::tempdir().unwrap();
     let server = TestServer::start(&tiny_config(models.path())).await;
     let ok_docs = documents(&[("a.md", "hello world")]);
-    let ingest = |name: &str, body: Value| server.post(&format!("/api/collections/{name}/documents"), &body).await;
+    let s = &server;
+    let ingest = |name: &str, body: Value| {
+        let path = format!("/api/collections/{name}/documents");
+        async move { s.post(&path, &body).await }
+    };
     let cases = [
         ("kb", json!({}), StatusCode::BAD_REQUEST, "documents"),
         ("kb", json!({"documents": []}), StatusCode::BAD_REQUEST, "documents"),
         ("kb", json!({"documents": documents(&[("a.md", "  ")])}), StatusCode::BAD_REQUEST, "documents[0].text"),
         ("kb", json!({"documents": documents(&[("", "x")])}), StatusCode::BAD_REQUEST, "documents[0].source"),
-        ("kb", json!({"documents": documents(&[("a", "x"), ("a", "y")])}), StatusCode::BAD_REQUEST, "documents[1].source"),
+        (
+            "kb",
+            json!({"documents": documents(&[("a", "x"), ("a", "y")])}),
+            StatusCode::BAD_REQUEST,
+            "documents[1].source",
+        ),
         ("kb", json!({"documents": ok_docs, "chunk_size": 10}), StatusCode::BAD_REQUEST, "chunk_size"),
-        ("kb", json!({"documents": ok_docs, "chunk_size": 100, "chunk_overlap": 80}), StatusCode::BAD_REQUEST, "chunk_overlap"),
-        ("kb", json!({"documents": ok_docs, "embedding_model": "smollm2-135m-instruct"}), StatusCode::BAD_REQUEST, "embedding_model"),
+        (
+            "kb",
+            json!({"documents": ok_docs, "chunk_size": 100, "chunk_overlap": 80}),
+            StatusCode::BAD_REQUEST,
+            "chunk_overlap",
+        ),
+        (
+            "kb",
+            json!({"documents": ok_docs, "embedding_model": "smollm2-135m-instruct"}),
+            StatusCode::BAD_REQUEST,
+            "embedding_model",
+        ),
         ("bad%20name", json!({"documents": ok_docs}), StatusCode::BAD_REQUEST, "name"),
         ("-dash", json!({"documents": ok_docs}), StatusCode::BAD_REQUEST, "name"),
     ];
@@ -160,7 +182,10 @@ async fn bad_collection_requests_get_openai_errors() {
     assert_eq!((status, error["code"].as_str()), (StatusCode::CONFLICT, Some("collection_settings_conflict")));
     assert!(error["message"].as_str().unwrap().contains("chunk_size 800 (asked 300)"), "{error}");
 
-    let query = |name: &str, body: Value| server.post(&format!("/api/collections/{name}/query"), &body);
+    let query = |name: &str, body: Value| {
+        let path = format!("/api/collections/{name}/query");
+        async move { s.post(&path, &body).await }
+    };
     let cases = [
         ("kb", json!({"query": ""}), StatusCode::BAD_REQUEST, "empty_query"),
         ("kb", json!({"query": "hello", "top_k": 0}), StatusCode::BAD_REQUEST, "invalid_top_k"),
@@ -184,7 +209,10 @@ async fn bad_collection_requests_get_openai_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     for path in ["/api/collections/nope", "/api/collections/nope/documents"] {
         let (status, body) = server.get(path).await;
-        assert_eq!((status, openai_error(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("collection_not_found")));
+        assert_eq!(
+            (status, openai_error(&body)["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("collection_not_found"))
+        );
     }
     let response = server.http.put(server.url("/api/collections/kb")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -296,7 +324,8 @@ async fn real_minilm_retrieves_the_chunk_that_answers_each_question() {
     let mut misses = Vec::new();
     for (question, source, answer) in QUESTIONS {
         let (status, _, hits) =
-            body_of(server.post("/api/collections/handbook/query", &json!({"query": question, "top_k": 3})).await).await;
+            body_of(server.post("/api/collections/handbook/query", &json!({"query": question, "top_k": 3})).await)
+                .await;
         assert_eq!(status, StatusCode::OK, "{hits}");
         let top = &hits["data"][0];
         let text = top["text"].as_str().unwrap();

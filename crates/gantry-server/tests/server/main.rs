@@ -39,9 +39,10 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gantry_server::serve(listener, gantry_server::AppState::from_service(&service), async move {
-            let _ = stopped.await;
-        }));
+        let task =
+            tokio::spawn(gantry_server::serve(listener, gantry_server::AppState::from_service(&service), async move {
+                let _ = stopped.await;
+            }));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
         TestServer { base, http, data_dir, stop, task, service }
     }

@@ -22,8 +22,10 @@ CREATE TABLE rag_documents (
 
 -- The embedding (little-endian f32s) comes before the text: loading a collection's vectors
 -- reads each row only up to the blob and never touches the text's overflow pages.
+-- AUTOINCREMENT: a chunk id is never reused, so an id held by a stale index cannot name
+-- another chunk.
 CREATE TABLE rag_chunks (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     collection TEXT NOT NULL,
     source TEXT NOT NULL,
     ordinal INTEGER NOT NULL,

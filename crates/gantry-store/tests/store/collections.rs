@@ -1,7 +1,7 @@
 //! RAG collections on SQLite: settings, documents, chunk replacement in one transaction,
 //! vectors read back bit for bit.
 
-use gantry_store::{open_store, CollectionStore, NewChunk, NewDocument, StoreError};
+use gantry_store::{open_store, NewChunk, NewDocument, StoreError};
 use gantry_types::CollectionSettings;
 
 fn settings(dimensions: u32) -> CollectionSettings {
@@ -75,7 +75,10 @@ async fn replacing_a_document_swaps_its_chunks_and_vectors_read_back_exactly() {
     let mut chunks = store.get_chunks("docs", &[first.inserted[1], first.inserted[0], 999_999]).await.unwrap();
     chunks.sort_by_key(|c| c.ordinal);
     assert_eq!(chunks.len(), 2, "unknown ids are left out");
-    assert_eq!((chunks[0].text.as_str(), chunks[0].source.as_str(), chunks[0].start_char, chunks[0].end_char), ("héllo", "guide.md", 0, 5));
+    assert_eq!(
+        (chunks[0].text.as_str(), chunks[0].source.as_str(), chunks[0].start_char, chunks[0].end_char),
+        ("héllo", "guide.md", 0, 5)
+    );
     assert_eq!((chunks[1].ordinal, chunks[1].start_char), (1, 10));
     assert!(store.get_chunks("other", &first.inserted).await.unwrap().is_empty(), "ids are scoped to the collection");
 
@@ -103,7 +106,11 @@ async fn a_failed_replacement_leaves_the_old_document_whole() {
     let store = open_store(None, dir.path()).await.unwrap();
     store.create_collection("docs", &settings(2)).await.unwrap();
     let kept = store
-        .replace_document("docs", &document("a.md", "old"), &[chunk(0, "old one", vec![1.0, 0.0]), chunk(1, "old two", vec![0.0, 1.0])])
+        .replace_document(
+            "docs",
+            &document("a.md", "old"),
+            &[chunk(0, "old one", vec![1.0, 0.0]), chunk(1, "old two", vec![0.0, 1.0])],
+        )
         .await
         .unwrap();
     // Two chunks with the same ordinal break the unique index halfway through the inserts.

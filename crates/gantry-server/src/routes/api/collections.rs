@@ -85,7 +85,9 @@ pub async fn query(
     };
     let retrieval = state.collections.query_traced(&name, &body.query, top_k, None).await;
     match retrieval.result {
-        Ok(hits) => Ok((trace_headers(retrieval.trace_id), Json(json!({"object": "list", "data": hits}))).into_response()),
+        Ok(hits) => {
+            Ok((trace_headers(retrieval.trace_id), Json(json!({"object": "list", "data": hits}))).into_response())
+        }
         Err(e) => Err(ApiError::from(e).with_trace(retrieval.trace_id)),
     }
 }
