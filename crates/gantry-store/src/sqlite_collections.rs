@@ -233,8 +233,10 @@ impl CollectionStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // `+collection` keeps SQLite on the primary key: through the (collection, ...) index it
+        // would walk every chunk of the collection to find a handful of ids.
         let mut q = QueryBuilder::new(
-            "SELECT id, source, ordinal, start_char, end_char, text FROM rag_chunks WHERE collection = ",
+            "SELECT id, source, ordinal, start_char, end_char, text FROM rag_chunks WHERE +collection = ",
         );
         q.push_bind(collection).push(" AND id IN (");
         let mut list = q.separated(", ");

@@ -273,7 +273,7 @@ impl VectorIndex {
         let (ids, vectors) = self.drain();
         let count = ids.len();
         let lists = ((count as f64).sqrt().round() as usize).clamp(1, 65_536);
-        self.centroids = train_centroids(&vectors, self.dims, lists, 12, 0x5eed);
+        self.centroids = train_centroids(&vectors, self.dims, lists, 10, 0x5eed);
         self.trained_at = count;
         self.fill(ids, vectors);
     }
@@ -349,8 +349,8 @@ fn train_centroids(vectors: &[f32], dims: usize, lists: usize, iterations: usize
     }
     let lists = lists.min(rows).max(1);
     let mut rng = StdRng::seed_from_u64(seed);
-    // 64 points a list is plenty to place the centroids, and keeps training to seconds at 1M.
-    let sample_size = rows.min(lists * 64);
+    // 40 points a list place the centroids well enough, and keep training to seconds at 1M.
+    let sample_size = rows.min(lists * 40);
     let sample_rows: Vec<usize> = sample(&mut rng, rows, sample_size).into_vec();
     let training: Vec<f32> =
         sample_rows.iter().flat_map(|&r| vectors[r * dims..(r + 1) * dims].iter().copied()).collect();
