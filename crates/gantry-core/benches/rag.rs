@@ -3,7 +3,8 @@
 //! ingest speed with the real all-MiniLM-L6-v2 when it is present.
 //!
 //! Run: `GANTRY_TEST_MODELS_DIR=/path/to/data cargo bench -p gantry-core --bench rag`
-//! (without the variable the MiniLM part is skipped). Vectors of the size benchmarks are
+//! (without the variable the MiniLM part is skipped; `-- index|collections|minilm` runs only
+//! those sections). Vectors of the size benchmarks are
 //! synthetic but shaped like sentence embeddings (384-dimensional unit vectors): a corpus of
 //! documents on topics (`documents`), and a harder mixture without cluster structure (`mixed`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -234,6 +235,16 @@ async fn collection_benchmarks() {
     }
 }
 
+/// CPU seconds this process has used (user + system), to tell work from waiting on a busy machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn minilm_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(std::env::var_os("GANTRY_TEST_MODELS_DIR")?).join("models/all-MiniLM-L6-v2");
     dir.join("model.safetensors").is_file().then_some(dir)
@@ -279,17 +290,22 @@ async fn minilm_benchmarks() {
     let config = validate(parse(&toml).unwrap(), overrides).unwrap();
     let service = Service::start(&config, Progress::Quiet).await.unwrap();
     let documents = corpus(60);
+    let cpu = cpu_seconds();
     let start = Instant::now();
     let report =
         service.collections.ingest("minilm", IngestRequest { documents, ..IngestRequest::default() }).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     println!(
-        "== real MiniLM (2 threads) ==\ningest: {} documents, {} chunks of <= 800 chars, {} tokens in {:.1} s: {:.1} chunks/s",
+        "== real MiniLM ==\ningest: {} documents, {} chunks of <= 800 chars, {} tokens in {:.1} s: {:.1} chunks/s \
+         ({:.1} CPU s: {:.1} chunks per CPU second)",
         report.documents_added,
         report.chunks_written,
         report.embedding_tokens,
         secs,
-        report.chunks_written as f64 / secs
+        report.chunks_written as f64 / secs,
+        cpu,
+        report.chunks_written as f64 / cpu
     );
     let mut times = Vec::new();
     for i in 0..30 {
@@ -308,10 +324,19 @@ async fn minilm_benchmarks() {
 }
 
 fn main() {
-    index_benchmarks();
+    // `cargo bench -p gantry-core --bench rag -- minilm` runs only the sections named.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
+    if run("index") {
+        index_benchmarks();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        collection_benchmarks().await;
-        minilm_benchmarks().await;
+        if run("collections") {
+            collection_benchmarks().await;
+        }
+        if run("minilm") {
+            minilm_benchmarks().await;
+        }
     });
 }

@@ -319,7 +319,8 @@ fn ranked(hits: &[Hit]) -> String {
     for (i, hit) in hits.iter().enumerate() {
         out.push_str(&format!("{}. score {:.4}  {} #{}\n", i + 1, hit.score, hit.source, hit.chunk_index));
         for line in hit.text.lines() {
-            out.push_str(&format!("   {line}\n"));
+            out.push_str(format!("   {line}").trim_end());
+            out.push('\n');
         }
         out.push('\n');
     }
