@@ -111,3 +111,6 @@ fn unusable_data_dir_and_corrupt_model_are_clear_errors() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("broken.gguf"), "{}", text(&out.stderr));
 }
+
+#[path = "cli/prompts.rs"]
+mod prompts;

@@ -4,8 +4,10 @@
 pub mod config;
 mod error;
 pub mod gateway;
+pub mod prompts;
 pub mod providers;
 pub mod recorder;
+pub mod registry;
 pub mod router;
 pub mod service;
 pub mod stream;

@@ -3,7 +3,7 @@
 use crate::routes::{api, fallback, health, openai};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 /// Requests larger than this are refused with 413 (images in messages can be large).
@@ -18,6 +18,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/api/traces", get(api::traces::list))
         .route("/api/traces/{id}", get(api::traces::get))
+        .route("/api/prompts", get(api::prompts::list).post(api::prompts::create))
+        .route("/api/prompts/{name}", get(api::prompts::details))
+        .route("/api/prompts/{name}/versions/{version}", get(api::prompts::version))
+        .route("/api/prompts/{name}/labels/{label}", get(api::prompts::label).put(api::prompts::set_label))
+        .route("/api/prompts/{name}/diff", get(api::prompts::diff))
+        .route("/api/prompts/{name}/render", post(api::prompts::render))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(fallback::not_found)

@@ -2,9 +2,12 @@
 //! the data directory) is the embedded default.
 
 mod error;
+mod registry;
 mod sqlite;
+mod sqlite_registry;
 
 pub use error::StoreError;
+pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -19,7 +22,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: RegistryStore + Send + Sync {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.

@@ -138,3 +138,6 @@ async fn unusable_data_dir_is_a_clear_error() {
     assert_eq!(err.code(), "data_dir_unusable");
     assert!(err.to_string().contains("not-a-dir"), "{err}");
 }
+
+#[path = "store/registry.rs"]
+mod registry;

@@ -6,6 +6,7 @@ pub mod embeddings;
 pub mod error;
 pub mod ids;
 pub mod models;
+pub mod registry;
 pub mod trace;
 
 pub use chat::*;
@@ -13,6 +14,7 @@ pub use embeddings::*;
 pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
 pub use ids::TraceId;
 pub use models::{ModelList, ModelObject};
+pub use registry::*;
 pub use trace::*;
 
 /// Seconds since the Unix epoch, as the OpenAI API reports `created`.

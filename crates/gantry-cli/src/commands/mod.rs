@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod models;
+pub mod prompts;
 pub mod serve;
 pub mod traces;
 

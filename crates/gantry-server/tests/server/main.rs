@@ -169,4 +169,5 @@ fn has_usage(chunk: &Value) -> bool {
 
 mod api;
 mod embedded;
+mod prompts;
 mod routing;

@@ -1,3 +1,4 @@
 //! `/api`: the management API.
 
+pub mod prompts;
 pub mod traces;
