@@ -376,8 +376,11 @@ impl Gateway {
             if depth >= MAX_SPAN_DEPTH {
                 return Ok(());
             }
-            let filter =
-                TraceFilter { parent: Some(node.record.id), limit: Some(gantry_store::MAX_LIST_LIMIT), ..Default::default() };
+            let filter = TraceFilter {
+                parent: Some(node.record.id),
+                limit: Some(gantry_store::MAX_LIST_LIMIT),
+                ..Default::default()
+            };
             for span in self.store.list_traces(&filter).await? {
                 let mut child = TraceTree { record: span, spans: Vec::new() };
                 self.attach_spans(&mut child, depth + 1).await?;

@@ -1,6 +1,7 @@
 //! Gantry's business functions: configuration, the model table and routing (fallback,
 //! retries, timeouts), the trace writer, and the gateway calls the server and CLI share.
 
+pub mod chains;
 pub mod config;
 mod error;
 pub mod gateway;

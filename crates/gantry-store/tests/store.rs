@@ -3,7 +3,9 @@
 
 use chrono::{Duration, Utc};
 use gantry_store::open_store;
-use gantry_types::{Attempt, OutputCheck, PromptUse, TraceError, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus};
+use gantry_types::{
+    Attempt, OutputCheck, PromptUse, TraceError, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus,
+};
 use serde_json::json;
 
 fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {

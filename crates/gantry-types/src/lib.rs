@@ -1,6 +1,7 @@
 //! Gantry's shared vocabulary: the OpenAI-compatible wire types, the domain records the
 //! store keeps, typed IDs and the error body. Nothing here performs I/O.
 
+pub mod chain;
 pub mod chat;
 pub mod embeddings;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod models;
 pub mod registry;
 pub mod trace;
 
+pub use chain::*;
 pub use chat::*;
 pub use embeddings::*;
 pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
