@@ -139,6 +139,7 @@ mod tests {
         assert!(text.contains("  lang: string, optional, default \"en\"\n"), "{text}");
         let diff = crate::registry::unified_diff(&canonical_text(&a), &text, "p@1", "p@2");
         assert!(diff.contains("-  Be kind.\n+  Be very kind.\n"), "{diff}");
-        assert!(diff.contains("-  temperature = 0.2\n+  temperature = 0.7\n"), "{diff}");
+        assert!(diff.contains("-  temperature = 0.2\n+  seed = 1\n+  temperature = 0.7\n"), "{diff}");
+        assert!(diff.contains("+messages[2] assistant:\n+  Sure.\n"), "{diff}");
     }
 }

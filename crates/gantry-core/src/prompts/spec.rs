@@ -342,9 +342,12 @@ fn check_output_schema(schema: &Value) -> Result<(), PromptError> {
             message: format!("a JSON Schema is an object or a boolean, not {}", json_type_name(schema)),
         });
     }
-    jsonschema::validator_for(schema)
-        .map(|_| ())
-        .map_err(|e| PromptError::InvalidOutputSchema { message: format!("{e} (at '{}')", e.schema_path()) })
+    jsonschema::validator_for(schema).map(|_| ()).map_err(|e| {
+        // The schema is the instance checked against the meta-schema: the path points into it.
+        let at = e.instance_path().to_string();
+        let message = if at.is_empty() { e.to_string() } else { format!("{e} (at '{at}')") };
+        PromptError::InvalidOutputSchema { message }
+    })
 }
 
 impl PromptDraft {
