@@ -3,7 +3,7 @@
 use crate::routes::{api, fallback, health, openai};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 
 /// Requests larger than this are refused with 413 (images in messages can be large).

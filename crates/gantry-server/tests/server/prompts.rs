@@ -229,7 +229,7 @@ async fn bad_prompt_calls_are_clear_errors_and_never_reach_the_upstream() {
         ("prompt:support", vars(json!({"customer": "A", "orders": "two"})), 400, "variable_type_mismatch", "gantry.variables.orders"),
         ("prompt:support", vars(json!(["A"])), 400, "invalid_variables", "gantry.variables"),
         ("prompt:support", json!("A"), 400, "invalid_gantry_field", "gantry"),
-        ("prompt:support", json!({"varibles": {}}), 400, "invalid_gantry_field", "gantry"),
+        ("prompt:support", json!({"varibles": {}}), 400, "invalid_gantry_field", "gantry.varibles"),
         ("prompt:modelless@1", vars(json!({"customer": "A"})), 400, "prompt_model_missing", ""),
     ];
     for (model, gantry, status, code, param) in cases {
@@ -360,7 +360,7 @@ async fn bad_management_requests_get_openai_errors() {
         (with("variables.1.default", json!(3)), 400, "invalid_variable_declaration", "variables.tier"),
         (with("parameters.temperature", json!(9)), 400, "invalid_parameter", "parameters.temperature"),
         (with("output_schema", json!({"type": "nonsense"})), 400, "invalid_output_schema", "output_schema"),
-        (with("surprise", json!(1)), 400, "invalid_request", ""),
+        (with("surprise", json!(1)), 400, "invalid_request", "surprise"),
         (json!({"messages": []}), 400, "missing_required_parameter", "name"),
     ];
     for (body, status, code, param) in cases {

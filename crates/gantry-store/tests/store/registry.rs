@@ -1,7 +1,7 @@
 //! The versioned registry on SQLite: numbering, unchanged content, labels and their history,
 //! kinds kept apart, concurrent pushes.
 
-use gantry_store::{open_store, RegistryStore, Store};
+use gantry_store::{open_store, Store};
 use gantry_types::{LabelUpdate, NewVersion, RegistryKind, LATEST_LABEL};
 use serde_json::json;
 use std::sync::Arc;
