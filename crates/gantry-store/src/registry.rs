@@ -29,8 +29,7 @@ pub trait RegistryStore: Send + Sync {
     /// A document's labels, by name.
     async fn list_labels(&self, kind: RegistryKind, name: &str) -> Result<Vec<LabelRecord>, StoreError>;
     /// Where one label points.
-    async fn get_label(&self, kind: RegistryKind, name: &str, label: &str)
-        -> Result<Option<LabelRecord>, StoreError>;
+    async fn get_label(&self, kind: RegistryKind, name: &str, label: &str) -> Result<Option<LabelRecord>, StoreError>;
     /// Points `label` at `version` and records the move (who, when, from, to), in one transaction.
     async fn set_label(
         &self,

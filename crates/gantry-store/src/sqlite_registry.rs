@@ -107,7 +107,13 @@ async fn move_label_in(
     .bind(moved_at_us)
     .execute(&mut *conn)
     .await?;
-    Ok(LabelMove { label: label.to_string(), from_version: from, to_version: to, moved_by: moved_by.to_string(), moved_at })
+    Ok(LabelMove {
+        label: label.to_string(),
+        from_version: from,
+        to_version: to,
+        moved_by: moved_by.to_string(),
+        moved_at,
+    })
 }
 
 #[async_trait]
@@ -252,12 +258,7 @@ impl RegistryStore for SqliteStore {
         rows.iter().map(row_to_label).collect()
     }
 
-    async fn get_label(
-        &self,
-        kind: RegistryKind,
-        name: &str,
-        label: &str,
-    ) -> Result<Option<LabelRecord>, StoreError> {
+    async fn get_label(&self, kind: RegistryKind, name: &str, label: &str) -> Result<Option<LabelRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         label_in(&mut conn, kind, name, label).await
     }

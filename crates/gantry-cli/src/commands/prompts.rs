@@ -6,11 +6,10 @@ use crate::table;
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use gantry_core::prompts::{
-    self, canonical_text, LabelChange, LabelView, PromptDetails, PromptDiff, PromptVersion, PushOutcome,
-    RenderedPrompt,
+    self, canonical_text, LabelChange, LabelView, PromptDetails, PromptDiff, PromptVersion, PushOutcome, RenderedPrompt,
 };
 use gantry_core::registry::{parse_selector, validate_name, Reference, Selector, DEFAULT_LABEL};
-use gantry_store::{RegistryStore, Store};
+use gantry_store::Store;
 use gantry_types::{DocumentSummary, RegistryKind};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -85,7 +84,9 @@ enum Registry {
 impl Registry {
     async fn open(ctx: &Context, url: Option<String>) -> anyhow::Result<Self> {
         match url {
-            Some(url) => Ok(Registry::Remote { base: url.trim_end_matches('/').to_string(), http: reqwest::Client::new() }),
+            Some(url) => {
+                Ok(Registry::Remote { base: url.trim_end_matches('/').to_string(), http: reqwest::Client::new() })
+            }
             None => {
                 let config = ctx.load_config(None)?;
                 Ok(Registry::Local(gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?))
@@ -121,7 +122,9 @@ impl Registry {
                 Ok(prompts::resolve_reference(store.as_ref(), &reference).await?)
             }
             Registry::Remote { .. } => Ok(match selector {
-                Selector::Version(v) => serde_json::from_value(self.get(&format!("/api/prompts/{name}/versions/{v}")).await?)?,
+                Selector::Version(v) => {
+                    serde_json::from_value(self.get(&format!("/api/prompts/{name}/versions/{v}")).await?)?
+                }
                 Selector::Label(l) => {
                     serde_json::from_value::<LabelView>(self.get(&format!("/api/prompts/{name}/labels/{l}")).await?)?
                         .prompt
@@ -289,7 +292,9 @@ async fn show(registry: &Registry, reference: &str) -> anyhow::Result<()> {
         None => {
             let details: PromptDetails = match registry {
                 Registry::Local(store) => prompts::details(store.as_ref(), &name).await?,
-                Registry::Remote { .. } => serde_json::from_value(registry.get(&format!("/api/prompts/{name}")).await?)?,
+                Registry::Remote { .. } => {
+                    serde_json::from_value(registry.get(&format!("/api/prompts/{name}")).await?)?
+                }
             };
             print_details(&details);
         }

@@ -25,7 +25,11 @@ fn prompts(dir: &Path, args: &[&str]) -> Output {
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = prompts(dir, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "gantry prompts {args:?} failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gantry prompts {args:?} failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -59,8 +63,16 @@ fn push_twice_is_one_version_then_show_diff_label_and_render() {
     assert!(lines[2].starts_with("support") && lines[2].contains("latest=2 production=2"), "{list}");
 
     let history = ok(d, &["show", "support"]);
-    for needle in ["prompt:  support", "latest -> 2, production -> 2", "warmer", "ci-bot", "label history:",
-                   "production  - -> 2  ci-bot", "newest version (2):", "temperature = 0.5"] {
+    for needle in [
+        "prompt:  support",
+        "latest -> 2, production -> 2",
+        "warmer",
+        "ci-bot",
+        "label history:",
+        "production  - -> 2  ci-bot",
+        "newest version (2):",
+        "temperature = 0.5",
+    ] {
         assert!(history.contains(needle), "missing {needle:?} in:\n{history}");
     }
     let v1 = ok(d, &["show", "support@1"]);
@@ -81,12 +93,24 @@ fn push_twice_is_one_version_then_show_diff_label_and_render() {
         "support: label production already points at version 1\n"
     );
 
-    let rendered = ok(d, &["render", "support", "--var", "customer=Ada", "--var", "question=Where is it?",
-                           "--var", "order_ids=[12, 13]"]);
+    let rendered = ok(
+        d,
+        &[
+            "render",
+            "support",
+            "--var",
+            "customer=Ada",
+            "--var",
+            "question=Where is it?",
+            "--var",
+            "order_ids=[12, 13]",
+        ],
+    );
     assert!(rendered.starts_with("support@1 (production), model: smollm2-135m-instruct\n[system]\n"), "{rendered}");
     assert!(rendered.contains("on the free plan.\nTheir recent orders: 12, 13."), "{rendered}");
     assert!(rendered.ends_with("[user]\nCustomer: Ada\nQuestion: Where is it?\n"), "{rendered}");
-    let rendered = ok(d, &["render", "support@2", "--var", "customer=Bo", "--var", "question=Hi", "--var", "tier=enterprise"]);
+    let rendered =
+        ok(d, &["render", "support@2", "--var", "customer=Bo", "--var", "question=Hi", "--var", "tier=enterprise"]);
     assert!(rendered.contains("dedicated account manager") && !rendered.contains("recent orders"), "{rendered}");
 
     // Failures are clear and exit non-zero.
@@ -98,8 +122,11 @@ fn push_twice_is_one_version_then_show_diff_label_and_render() {
     assert!(fails(d, &["show", "support@7"]).contains("has no version 7 (the newest is 2)"));
     assert!(fails(d, &["label", "support", "9", "production"]).contains("no version 9"));
     assert!(fails(d, &["label", "support", "1", "latest"]).contains("moves by itself"));
-    std::fs::write(d.join("broken.toml"), "name = \"broken\"\n[[messages]]\nrole = \"user\"\ncontent = \"{% if x %}\"\n")
-        .unwrap();
+    std::fs::write(
+        d.join("broken.toml"),
+        "name = \"broken\"\n[[messages]]\nrole = \"user\"\ncontent = \"{% if x %}\"\n",
+    )
+    .unwrap();
     let err = fails(d, &["push", "support.toml", "broken.toml"]);
     assert!(err.contains("broken.toml") && err.contains("template syntax error at line 1"), "{err}");
     let err = fails(d, &["push", "missing.toml"]);

@@ -8,7 +8,7 @@ use super::template::{render_resolved, resolve_variables};
 use super::{resolve_reference, PromptVersion};
 use crate::error::GatewayError;
 use crate::gateway::{CallContext, Gateway};
-use crate::recorder::{OutputValidator, Outcome};
+use crate::recorder::{Outcome, OutputValidator};
 use crate::registry::{Reference, RegistryError, DEFAULT_LABEL};
 use gantry_store::RegistryStore;
 use gantry_types::{ChatCompletionRequest, ChatMessage, OutputCheck, PromptUse, RegistryKind, TraceId, TraceKind};
@@ -101,8 +101,8 @@ pub fn build_call_with_messages(
 
 /// A validator that parses the assistant's content as JSON and checks it against `schema`.
 pub fn output_validator(schema: &Value) -> Result<OutputValidator, PromptError> {
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| PromptError::InvalidOutputSchema { message: e.to_string() })?;
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| PromptError::InvalidOutputSchema { message: e.to_string() })?;
     Ok(Box::new(move |message: &Value| check_output(&validator, message)))
 }
 
@@ -209,26 +209,38 @@ mod tests {
 
     #[test]
     fn rendered_messages_come_first_and_the_client_wins() {
-        let v = version(json!({"name": "p", "model": "m", "parameters": {"temperature": 0.1, "max_tokens": 50, "seed": 3},
+        let v =
+            version(json!({"name": "p", "model": "m", "parameters": {"temperature": 0.1, "max_tokens": 50, "seed": 3},
             "variables": [{"name": "q"}], "messages": [{"role": "system", "content": "Answer {{ q }}"}]}));
         let mut client: ChatCompletionRequest = serde_json::from_value(json!({
             "model": "prompt:p", "messages": [{"role": "user", "content": "more"}], "temperature": 0.9,
-            "gantry": {"variables": {"q": "why"}}})).unwrap();
+            "gantry": {"variables": {"q": "why"}}}))
+        .unwrap();
         client.extra.insert("logprobs".into(), json!(true));
         let call = build_call(&v, Some("production"), &json!({"q": "why"}), None, client).unwrap();
         let r = &call.request;
         assert_eq!(r.model, "m");
-        assert_eq!(r.messages.iter().map(|m| (m.role, m.text_content())).collect::<Vec<_>>(), vec![
-            (Role::System, "Answer why".to_string()),
-            (Role::User, "more".to_string())
-        ]);
+        assert_eq!(
+            r.messages.iter().map(|m| (m.role, m.text_content())).collect::<Vec<_>>(),
+            vec![(Role::System, "Answer why".to_string()), (Role::User, "more".to_string())]
+        );
         assert_eq!((r.temperature, r.max_tokens, r.seed), (Some(0.9), Some(50), Some(3)));
         assert!(!r.extra.contains_key("gantry"), "the gantry field is never forwarded");
         assert_eq!(r.extra["logprobs"], json!(true));
-        assert_eq!(call.prompt, PromptUse { name: "p".into(), version: 4, label: Some("production".into()), variables: json!({"q": "why"}) });
+        assert_eq!(
+            call.prompt,
+            PromptUse {
+                name: "p".into(),
+                version: 4,
+                label: Some("production".into()),
+                variables: json!({"q": "why"})
+            }
+        );
         assert!(call.output_validator.is_none());
 
-        let call = build_call(&v, None, &json!({"q": "x"}), Some("other".into()), ChatCompletionRequest::new("", vec![])).unwrap();
+        let call =
+            build_call(&v, None, &json!({"q": "x"}), Some("other".into()), ChatCompletionRequest::new("", vec![]))
+                .unwrap();
         assert_eq!(call.request.model, "other");
         let no_model = version(json!({"name": "p", "messages": [{"role": "user", "content": "hi"}]}));
         let err = build_call_with_messages(&no_model, None, &json!({}), vec![]).err().unwrap();
@@ -238,7 +250,8 @@ mod tests {
     #[test]
     fn answers_are_checked_against_the_output_schema() {
         let validate = output_validator(&json!({"type": "object", "required": ["answer"],
-            "properties": {"answer": {"type": "string"}}})).unwrap();
+            "properties": {"answer": {"type": "string"}}}))
+        .unwrap();
         let answer = |content: Value| validate(&json!({"role": "assistant", "content": content}));
         assert_eq!(answer(json!("{\"answer\": \"yes\"}")), OutputCheck { valid: true, error: None });
         let check = answer(json!("{\"answer\": 3}"));
@@ -254,8 +267,15 @@ mod tests {
     #[test]
     fn chat_errors_name_the_request_parameters() {
         let e = gateway_error(&PromptError::MissingVariable { name: "q".into() });
-        assert!(matches!(&e, GatewayError::Rejected { status: 400, code: "missing_variable", param: Some(p), .. } if p == "gantry.variables.q"));
-        let e = gateway_error(&PromptError::Registry(RegistryError::NotFound { kind: RegistryKind::Prompt, name: "x".into() }));
-        assert!(matches!(&e, GatewayError::Rejected { status: 404, code: "prompt_not_found", param: Some(p), .. } if p == "model"));
+        assert!(
+            matches!(&e, GatewayError::Rejected { status: 400, code: "missing_variable", param: Some(p), .. } if p == "gantry.variables.q")
+        );
+        let e = gateway_error(&PromptError::Registry(RegistryError::NotFound {
+            kind: RegistryKind::Prompt,
+            name: "x".into(),
+        }));
+        assert!(
+            matches!(&e, GatewayError::Rejected { status: 404, code: "prompt_not_found", param: Some(p), .. } if p == "model")
+        );
     }
 }

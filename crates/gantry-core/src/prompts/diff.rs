@@ -3,12 +3,12 @@
 
 use super::spec::{PromptSpec, VariableSpec};
 use crate::registry::canonical_json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// The difference between two versions of a prompt.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptDiff {
     pub name: String,
     pub from_version: u32,

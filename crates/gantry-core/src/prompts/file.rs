@@ -33,8 +33,10 @@ fn field_error(source: &str, path: &serde_path_to_error::Path, inner: &dyn std::
 pub fn parse_prompt(text: &str, format: FileFormat, source: &str) -> Result<PromptDraft, PromptError> {
     let draft: PromptDraft = match format {
         FileFormat::Toml => {
-            let de = toml::Deserializer::parse(text)
-                .map_err(|e| PromptError::File { path: source.to_string(), message: e.to_string().trim_end().into() })?;
+            let de = toml::Deserializer::parse(text).map_err(|e| PromptError::File {
+                path: source.to_string(),
+                message: e.to_string().trim_end().into(),
+            })?;
             serde_path_to_error::deserialize(de).map_err(|e| field_error(source, e.path(), e.inner()))?
         }
         FileFormat::Yaml => {
@@ -153,8 +155,8 @@ output_schema: {type: object, required: [answer]}
             .unwrap_err();
         assert!(err.to_string().contains("s.yaml: field 'messages[0].content'"), "{err}");
 
-        let err = parse_prompt("name = \"x\"\nmessage = \"m\"\nmessages = []\n", FileFormat::Toml, "t.toml")
-            .unwrap_err();
+        let err =
+            parse_prompt("name = \"x\"\nmessage = \"m\"\nmessages = []\n", FileFormat::Toml, "t.toml").unwrap_err();
         assert!(err.to_string().contains("--message"), "{err}");
         assert_eq!(FileFormat::from_path(Path::new("a.YML")), Some(FileFormat::Yaml));
         assert_eq!(FileFormat::from_path(Path::new("a.json")), None);

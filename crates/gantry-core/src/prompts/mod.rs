@@ -11,17 +11,16 @@ mod file;
 mod spec;
 mod template;
 
+pub(crate) use chat::prepare;
 pub use chat::{
     build_call, build_call_with_messages, gateway_error, is_prompt_model, output_validator, prepare_client_request,
     PromptCall, GANTRY_FIELD, PROMPT_MODEL_PREFIX,
 };
-pub(crate) use chat::prepare;
 pub use diff::{canonical_text, changed_fields, PromptDiff};
 pub use error::PromptError;
 pub use file::{parse_prompt, read_prompt_file, FileFormat};
 pub use spec::{
-    json_type_name, MessageTemplate, PromptDraft, PromptSpec, VariableDraft, VariableDrafts, VariableSpec,
-    VariableType,
+    json_type_name, MessageTemplate, PromptDraft, PromptSpec, VariableDraft, VariableDrafts, VariableSpec, VariableType,
 };
 pub use template::{render_resolved, resolve_variables};
 
@@ -154,7 +153,11 @@ pub async fn resolve_reference<S: RegistryStore + ?Sized>(
 }
 
 /// One version or label (`3`, `production`) of `name`.
-pub async fn get<S: RegistryStore + ?Sized>(store: &S, name: &str, selector: &str) -> Result<PromptVersion, PromptError> {
+pub async fn get<S: RegistryStore + ?Sized>(
+    store: &S,
+    name: &str,
+    selector: &str,
+) -> Result<PromptVersion, PromptError> {
     registry::validate_name(KIND, name)?;
     let selector = registry::parse_selector(selector)?;
     resolve_reference(store, &Reference { name: name.to_string(), selector }).await
@@ -230,14 +233,19 @@ pub async fn details<S: RegistryStore + ?Sized>(store: &S, name: &str) -> Result
 }
 
 /// Where `label` points, with that version.
-pub async fn get_label<S: RegistryStore + ?Sized>(store: &S, name: &str, label: &str) -> Result<LabelView, PromptError> {
+pub async fn get_label<S: RegistryStore + ?Sized>(
+    store: &S,
+    name: &str,
+    label: &str,
+) -> Result<LabelView, PromptError> {
     registry::validate_name(KIND, name)?;
     registry::validate_label(label)?;
     let reference = Reference { name: name.to_string(), selector: Selector::Label(label.to_string()) };
     let prompt = resolve_reference(store, &reference).await?;
-    let record = store.get_label(KIND, name, label).await?.ok_or_else(|| {
-        PromptError::Internal(format!("label {label} of {name} vanished while it was read"))
-    })?;
+    let record = store
+        .get_label(KIND, name, label)
+        .await?
+        .ok_or_else(|| PromptError::Internal(format!("label {label} of {name} vanished while it was read")))?;
     Ok(LabelView { name: name.to_string(), label: record, prompt })
 }
 

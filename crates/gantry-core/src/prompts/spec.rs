@@ -328,10 +328,9 @@ fn check_parameters(parameters: &Map<String, Value>) -> Result<(), PromptError> 
     let probe = ChatCompletionRequest::new("probe", vec![ChatMessage::text(Role::User, "probe")]);
     let applied = apply_parameters(&probe, parameters, false)?;
     crate::validate::check_chat(&applied).map_err(|e| match e {
-        crate::GatewayError::InvalidRequest { message, param } => PromptError::InvalidParameter {
-            param: format!("parameters.{}", param.unwrap_or_default()),
-            message,
-        },
+        crate::GatewayError::InvalidRequest { message, param } => {
+            PromptError::InvalidParameter { param: format!("parameters.{}", param.unwrap_or_default()), message }
+        }
         other => PromptError::Internal(other.to_string()),
     })
 }

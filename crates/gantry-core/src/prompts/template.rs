@@ -228,8 +228,11 @@ mod tests {
 
     #[test]
     fn render_errors_name_the_message_and_position() {
-        let s = spec(json!([{"role": "user", "content": "a\nb {{ profile.missing.deeper }}"}]), json!({"profile": {"type": "object"}}))
-            .unwrap();
+        let s = spec(
+            json!([{"role": "user", "content": "a\nb {{ profile.missing.deeper }}"}]),
+            json!({"profile": {"type": "object"}}),
+        )
+        .unwrap();
         let err = render(&s, json!({"profile": {"name": "x"}})).unwrap_err();
         assert_eq!(err.code(), "template_render_error", "{err}");
         assert!(err.to_string().contains("line 2"), "{err}");

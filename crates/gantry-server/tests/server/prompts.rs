@@ -119,9 +119,8 @@ async fn chat_through_a_prompt_renders_it_and_traces_the_version() {
         let sent = mock.requests().last().unwrap().body.clone();
         assert_eq!(sent["messages"], json!([{"role": "system", "content": system}]), "{model}");
     }
-    let response = server
-        .chat(&json!({"model": "gpt", "messages": user("hi"), "gantry": {"variables": {"x": 1}}}))
-        .await;
+    let response =
+        server.chat(&json!({"model": "gpt", "messages": user("hi"), "gantry": {"variables": {"x": 1}}})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let sent = mock.requests().last().unwrap().body.clone();
     assert!(sent.get("gantry").is_none(), "stripped for plain models too: {sent}");
@@ -225,8 +224,20 @@ async fn bad_prompt_calls_are_clear_errors_and_never_reach_the_upstream() {
         ("prompt:modelless", json!(null), 404, "prompt_not_found", "model"),
         ("prompt:bad name", json!(null), 400, "invalid_reference", "model"),
         ("prompt:support", vars(json!({})), 400, "missing_variable", "gantry.variables.customer"),
-        ("prompt:support", vars(json!({"customer": "A", "colour": "red"})), 400, "unknown_variable", "gantry.variables.colour"),
-        ("prompt:support", vars(json!({"customer": "A", "orders": "two"})), 400, "variable_type_mismatch", "gantry.variables.orders"),
+        (
+            "prompt:support",
+            vars(json!({"customer": "A", "colour": "red"})),
+            400,
+            "unknown_variable",
+            "gantry.variables.colour",
+        ),
+        (
+            "prompt:support",
+            vars(json!({"customer": "A", "orders": "two"})),
+            400,
+            "variable_type_mismatch",
+            "gantry.variables.orders",
+        ),
         ("prompt:support", vars(json!(["A"])), 400, "invalid_variables", "gantry.variables"),
         ("prompt:support", json!("A"), 400, "invalid_gantry_field", "gantry"),
         ("prompt:support", json!({"varibles": {}}), 400, "invalid_gantry_field", "gantry.varibles"),
@@ -266,14 +277,26 @@ async fn the_management_api_reads_moves_diffs_and_renders() {
     v2.as_object_mut().unwrap().remove("author");
     let pushed = server.push_prompt(&v2).await;
     assert_eq!(pushed["version"]["author"], "api", "the API's default author");
-    let moved: Value = server.put("/api/prompts/support/labels/production", &json!({"version": 1, "author": "bo"})).await.json().await.unwrap();
+    let moved: Value = server
+        .put("/api/prompts/support/labels/production", &json!({"version": 1, "author": "bo"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
-        (moved["moved"].clone(), moved["previous_version"].clone(), moved["version"].clone(), moved["moved_by"].clone()),
+        (
+            moved["moved"].clone(),
+            moved["previous_version"].clone(),
+            moved["version"].clone(),
+            moved["moved_by"].clone()
+        ),
         (json!(true), Value::Null, json!(1), json!("bo"))
     );
-    let moved: Value = server.put("/api/prompts/support/labels/production", &json!({"version": 2})).await.json().await.unwrap();
+    let moved: Value =
+        server.put("/api/prompts/support/labels/production", &json!({"version": 2})).await.json().await.unwrap();
     assert_eq!((moved["previous_version"].clone(), moved["moved_by"].clone()), (json!(1), json!("api")));
-    let same: Value = server.put("/api/prompts/support/labels/production", &json!({"version": 2})).await.json().await.unwrap();
+    let same: Value =
+        server.put("/api/prompts/support/labels/production", &json!({"version": 2})).await.json().await.unwrap();
     assert_eq!(same["moved"], false);
 
     let (status, list) = server.get("/api/prompts").await;
@@ -297,9 +320,20 @@ async fn the_management_api_reads_moves_diffs_and_renders() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{} {}->{} by {}", m["label"].as_str().unwrap(), m["from_version"], m["to_version"], m["moved_by"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{} {}->{} by {}",
+                m["label"].as_str().unwrap(),
+                m["from_version"],
+                m["to_version"],
+                m["moved_by"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(history, ["latest null->1 by ana", "latest 1->2 by api", "production null->1 by bo", "production 1->2 by api"]);
+    assert_eq!(
+        history,
+        ["latest null->1 by ana", "latest 1->2 by api", "production null->1 by bo", "production 1->2 by api"]
+    );
     assert_eq!(details["latest"]["version"], 2);
 
     let (status, v1) = server.get("/api/prompts/support/versions/1").await;
@@ -324,7 +358,9 @@ async fn the_management_api_reads_moves_diffs_and_renders() {
     assert_eq!(rendered["label"], "production");
     assert_eq!(rendered["messages"], json!([{"role": "system", "content": "You help Cy, a free customer."}]));
     assert_eq!(rendered["variables"], json!({"customer": "Cy", "tier": "free", "orders": null}));
-    let response = server.post("/api/prompts/support/render", &json!({"version": 1, "variables": {"customer": "Cy", "orders": 3}})).await;
+    let response = server
+        .post("/api/prompts/support/render", &json!({"version": 1, "variables": {"customer": "Cy", "orders": 3}}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let rendered: Value = response.json().await.unwrap();
     assert_eq!(rendered["messages"][0]["content"], "You help Cy (free). Orders: 3.");
@@ -368,7 +404,8 @@ async fn bad_management_requests_get_openai_errors() {
         assert_eq!((got.as_u16(), error["code"].as_str()), (status, Some(code)), "{body}: {error}");
         assert_eq!(error["param"].as_str().unwrap_or(""), param, "{body}: {error}");
     }
-    let (_, error) = error_of(server.post("/api/prompts", &with("messages.0.content", json!("a\nb {{ x }")),).await).await;
+    let (_, error) =
+        error_of(server.post("/api/prompts", &with("messages.0.content", json!("a\nb {{ x }"))).await).await;
     assert!(error["message"].as_str().unwrap().contains("at line 2, column"), "{error}");
 
     let gets = [

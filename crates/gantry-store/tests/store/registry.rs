@@ -107,17 +107,14 @@ async fn kinds_are_separate_and_listings_summarise() {
     assert_eq!((chain.created, chain.version.version), (true, 1), "a chain of the same name is its own document");
 
     let prompts = store.list_documents(RegistryKind::Prompt).await.unwrap();
-    let summary: Vec<(String, u32, Vec<(String, u32)>)> = prompts
+    let summary: Vec<String> = prompts
         .iter()
-        .map(|d| (d.name.clone(), d.latest_version, d.labels.iter().map(|l| (l.label.clone(), l.version)).collect()))
+        .map(|d| {
+            let labels: Vec<String> = d.labels.iter().map(|l| format!("{}={}", l.label, l.version)).collect();
+            format!("{} v{} {}", d.name, d.latest_version, labels.join(","))
+        })
         .collect();
-    assert_eq!(
-        summary,
-        vec![
-            ("a-prompt".to_string(), 2, vec![("latest".to_string(), 2), ("production".to_string(), 1)]),
-            ("b-prompt".to_string(), 1, vec![("latest".to_string(), 1)]),
-        ]
-    );
+    assert_eq!(summary, vec!["a-prompt v2 latest=2,production=1", "b-prompt v1 latest=1"]);
     assert_eq!(store.list_documents(RegistryKind::Chain).await.unwrap().len(), 1);
     assert!(store.list_labels(RegistryKind::Chain, "b-prompt").await.unwrap().is_empty());
 }

@@ -101,6 +101,17 @@ pub async fn set_label(
         .map_err(api_error)
 }
 
+#[allow(clippy::result_large_err)]
+fn required(value: Option<String>, param: &str) -> Result<String, ApiError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_required_parameter",
+            format!("Missing required parameter: '{param}' (a version number or a label)."),
+            Some(param),
+        )
+    })
+}
+
 /// `GET .../diff` query.
 #[derive(Debug, Deserialize)]
 pub struct DiffQuery {
@@ -114,15 +125,6 @@ pub async fn diff(
     Path(name): Path<String>,
     Query(query): Query<DiffQuery>,
 ) -> Result<Json<PromptDiff>, ApiError> {
-    let required = |value: Option<String>, param: &str| {
-        value.filter(|v| !v.is_empty()).ok_or_else(|| {
-            ApiError::bad_request(
-                "missing_required_parameter",
-                format!("Missing required parameter: '{param}' (a version number or a label)."),
-                Some(param),
-            )
-        })
-    };
     let from = required(query.from, "from")?;
     let to = required(query.to, "to")?;
     prompts::diff(state.gateway.store().as_ref(), &name, &from, &to).await.map(Json).map_err(api_error)
