@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::models::ModelsCommand,
     },
+    /// Manage versioned prompts: push files, list, show, diff, label, render.
+    Prompts {
+        #[command(subcommand)]
+        command: commands::prompts::PromptsCommand,
+    },
     /// Inspect recorded calls.
     Traces {
         #[command(subcommand)]
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
             Command::Serve { listen } => commands::serve::run(&context, listen).await,
             Command::Chat(args) => commands::chat::run(&context, args).await,
             Command::Models { command } => commands::models::run(&context, command).await,
+            Command::Prompts { command } => commands::prompts::run(&context, command).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
         }

@@ -159,3 +159,5 @@ fn rag_ingest_query_list_and_delete() {
     let list = gantry(dir.path(), &["rag", "list"]);
     assert_eq!(text(&list.stdout).lines().count(), 1, "only the header is left");
 }
+#[path = "cli/prompts.rs"]
+mod prompts;

@@ -27,6 +27,10 @@ pub enum GatewayError {
     /// A failure inside Gantry.
     #[error("{0}")]
     Internal(String),
+    /// A request refused by a Gantry feature (a prompt that is not found, bad variables),
+    /// with that feature's status, code and parameter.
+    #[error("{message}")]
+    Rejected { status: u16, code: &'static str, message: String, param: Option<String> },
 }
 
 impl GatewayError {
@@ -40,6 +44,7 @@ impl GatewayError {
             GatewayError::Upstream { code, .. } => code,
             GatewayError::Timeout(_) => "timeout",
             GatewayError::Internal(_) => "internal_error",
+            GatewayError::Rejected { code, .. } => code,
         }
     }
 

@@ -59,6 +59,7 @@ impl GatewayError {
             GatewayError::Upstream { .. } => 502,
             GatewayError::Timeout(_) => 504,
             GatewayError::Internal(_) => 500,
+            GatewayError::Rejected { status, .. } => *status,
         }
     }
 }
@@ -155,11 +156,17 @@ impl Gateway {
 
     /// A non-streamed chat completion.
     pub async fn chat(&self, request: ChatCompletionRequest) -> Call<ChatCompletion> {
-        self.chat_with(request, CallContext::default()).await
+        // `model: "prompt:NAME@LABEL"` renders a registered prompt first.
+        match crate::prompts::prepare(self, request, false).await {
+            Ok((request, context)) => self.chat_with(request, context).await,
+            Err((trace_id, error)) => Call { trace_id, result: Err(error) },
+        }
     }
 
     /// A non-streamed chat completion recorded with `context`.
-    pub async fn chat_with(&self, request: ChatCompletionRequest, context: CallContext) -> Call<ChatCompletion> {
+    pub async fn chat_with(&self, mut request: ChatCompletionRequest, context: CallContext) -> Call<ChatCompletion> {
+        // Gantry's own options are never sent upstream.
+        request.extra.remove(crate::prompts::GANTRY_FIELD);
         let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), false, context);
         let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
             Ok(route) => route,
@@ -197,11 +204,19 @@ impl Gateway {
 
     /// A streamed chat completion. Fallback happens only until the first output chunk.
     pub async fn chat_stream(&self, request: ChatCompletionRequest) -> Call<TracedStream> {
-        self.chat_stream_with(request, CallContext::default()).await
+        match crate::prompts::prepare(self, request, true).await {
+            Ok((request, context)) => self.chat_stream_with(request, context).await,
+            Err((trace_id, error)) => Call { trace_id, result: Err(error) },
+        }
     }
 
     /// A streamed chat completion recorded with `context`.
-    pub async fn chat_stream_with(&self, request: ChatCompletionRequest, context: CallContext) -> Call<TracedStream> {
+    pub async fn chat_stream_with(
+        &self,
+        mut request: ChatCompletionRequest,
+        context: CallContext,
+    ) -> Call<TracedStream> {
+        request.extra.remove(crate::prompts::GANTRY_FIELD);
         let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), true, context);
         let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
             Ok(route) => route,

@@ -61,10 +61,13 @@ impl From<GatewayError> for ApiError {
             GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::Upstream { .. } | GatewayError::Timeout(_) => "upstream_error",
             GatewayError::Internal(_) => "server_error",
+            GatewayError::Rejected { status, .. } if *status >= 500 => "server_error",
+            GatewayError::Rejected { .. } => "invalid_request_error",
         };
         let param = match &err {
             GatewayError::InvalidRequest { param, .. } => param.clone(),
             GatewayError::ModelNotFound(_) | GatewayError::WrongModelKind(_) => Some("model".to_string()),
+            GatewayError::Rejected { param, .. } => param.clone(),
             _ => None,
         };
         let retry_after = match &err {

@@ -3,11 +3,14 @@
 
 mod collections;
 mod error;
+mod registry;
 mod sqlite;
 mod sqlite_collections;
+mod sqlite_registry;
 
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use error::StoreError;
+pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -22,7 +25,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: CollectionStore + Send + Sync {
+pub trait Store: RegistryStore + CollectionStore + Send + Sync {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.

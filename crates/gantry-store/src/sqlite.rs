@@ -53,11 +53,11 @@ impl SqliteStore {
     }
 }
 
-fn to_micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 

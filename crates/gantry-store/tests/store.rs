@@ -143,3 +143,5 @@ async fn unusable_data_dir_is_a_clear_error() {
 
 #[path = "store/collections.rs"]
 mod collections;
+#[path = "store/registry.rs"]
+mod registry;

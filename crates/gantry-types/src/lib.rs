@@ -8,6 +8,7 @@ pub mod error;
 pub mod ids;
 pub mod models;
 pub mod rag;
+pub mod registry;
 pub mod trace;
 
 pub use chain::*;
@@ -17,6 +18,7 @@ pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
 pub use ids::TraceId;
 pub use models::{ModelList, ModelObject};
 pub use rag::{CollectionInfo, CollectionSettings, DocumentInfo};
+pub use registry::*;
 pub use trace::*;
 
 /// Seconds since the Unix epoch, as the OpenAI API reports `created`.

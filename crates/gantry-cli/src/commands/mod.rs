@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod models;
 pub mod rag;
+pub mod prompts;
 pub mod serve;
 pub mod traces;
 

@@ -171,4 +171,5 @@ fn has_usage(chunk: &Value) -> bool {
 mod api;
 mod collections;
 mod embedded;
+mod prompts;
 mod routing;

@@ -1,4 +1,5 @@
 //! `/api`: the management API.
 
 pub mod collections;
+pub mod prompts;
 pub mod traces;
