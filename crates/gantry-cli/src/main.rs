@@ -1,6 +1,7 @@
 //! `gantry`: the command-line tool. Serves the gateway, talks to it, and manages what it stores.
 
 mod commands;
+mod remote;
 mod table;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -50,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::prompts::PromptsCommand,
     },
+    /// Chains of LLM calls, retrieval, templates and JSON parsing: push, list, show, label, run.
+    Chains {
+        #[command(subcommand)]
+        command: commands::chains::ChainsCommand,
+    },
     /// Inspect recorded calls.
     Traces {
         #[command(subcommand)]
@@ -93,6 +99,7 @@ fn main() -> ExitCode {
             Command::Chat(args) => commands::chat::run(&context, args).await,
             Command::Models { command } => commands::models::run(&context, command).await,
             Command::Prompts { command } => commands::prompts::run(&context, command).await,
+            Command::Chains { command } => commands::chains::run(&context, command).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
         }

@@ -68,3 +68,38 @@ impl GatewayError {
         }
     }
 }
+
+/// What the server needs to answer with a core error: a stable code, an HTTP status and the
+/// parameter at fault. Every core error type implements it, so one mapping serves them all.
+pub trait ErrorInfo: std::fmt::Display {
+    /// Stable machine code, sent as `error.code`.
+    fn code(&self) -> &'static str;
+    /// The HTTP status a client gets.
+    fn http_status(&self) -> u16;
+    /// The request parameter at fault, when there is one.
+    fn param(&self) -> Option<String>;
+}
+
+/// Implements [`ErrorInfo`] with the error type's own `code`, `http_status` and `param`.
+macro_rules! error_info {
+    ($($error:ty),* $(,)?) => {$(
+        impl ErrorInfo for $error {
+            fn code(&self) -> &'static str {
+                <$error>::code(self)
+            }
+            fn http_status(&self) -> u16 {
+                <$error>::http_status(self)
+            }
+            fn param(&self) -> Option<String> {
+                <$error>::param(self).map(|p| p.to_string())
+            }
+        }
+    )*};
+}
+
+error_info!(
+    crate::prompts::PromptError,
+    crate::rag::RagError,
+    crate::registry::RegistryError,
+    crate::chains::ChainError,
+);

@@ -105,6 +105,11 @@ impl Gateway {
         &self.sink
     }
 
+    /// USD for `usage` at the first of `models` that has a price.
+    pub fn cost_usd(&self, models: &[&str], usage: Option<gantry_types::Usage>) -> Option<f64> {
+        crate::recorder::cost_usd(&self.prices, models, usage)
+    }
+
     /// The store of record.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

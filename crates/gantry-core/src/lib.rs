@@ -16,8 +16,9 @@ pub mod stream;
 pub mod trace_writer;
 pub mod validate;
 
+pub use chains::Chains;
 pub use config::{Config, ConfigError, Overrides};
-pub use error::GatewayError;
+pub use error::{ErrorInfo, GatewayError};
 pub use gantry_local::Progress;
 pub use gateway::{Call, CallContext, Gateway};
 pub use rag::{Collections, RagError};

@@ -37,10 +37,15 @@ pub type OutputValidator = Box<dyn Fn(&Value) -> OutputCheck + Send + Sync>;
 impl Outcome {
     /// A failure with the status the client got.
     pub fn failed(error: &GatewayError, http_status: u16) -> Self {
+        Self::failed_with(error.code(), &error.to_string(), http_status)
+    }
+
+    /// A failure recorded with its code and message.
+    pub fn failed_with(code: &str, message: &str, http_status: u16) -> Self {
         Outcome {
             status: TraceStatus::Error,
             http_status,
-            error: Some(TraceError { code: error.code().to_string(), message: error.to_string() }),
+            error: Some(TraceError { code: code.to_string(), message: message.to_string() }),
             response: None,
             finish_reason: None,
             usage: None,

@@ -320,7 +320,7 @@ pub async fn set_label<S: RegistryStore + ?Sized>(
 }
 
 /// A document's whole record: every version, its labels and every label move.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DocumentHistory {
     pub name: String,
     /// Oldest first.
@@ -354,7 +354,7 @@ pub async fn list<S: RegistryStore + ?Sized>(
     store: &S,
     kind: RegistryKind,
 ) -> Result<Vec<DocumentSummary>, RegistryError> {
-    Ok(store.list_documents(kind).await?)
+    Ok(store.list_registered(kind).await?)
 }
 
 /// A unified diff (3 lines of context) from `old` to `new`; empty when they are equal.

@@ -1,5 +1,6 @@
 //! Starting and stopping the gateway: store, providers, trace writer.
 
+use crate::chains::Chains;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::providers::{build_all, ProviderSetupError};
@@ -21,10 +22,11 @@ pub enum StartError {
     Gateway(#[from] GatewayError),
 }
 
-/// A running gateway, its RAG collections and its trace writer.
+/// A running gateway, its RAG collections, its chains and its trace writer.
 pub struct Service {
     pub gateway: Arc<Gateway>,
     pub collections: Arc<Collections>,
+    pub chains: Arc<Chains>,
     writer: TraceWriter,
 }
 
@@ -37,7 +39,8 @@ impl Service {
         let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
         let gateway = Arc::new(Gateway::new(config, &providers, store, sink)?);
         let collections = Arc::new(Collections::new(gateway.clone(), config));
-        Ok(Self { gateway, collections, writer })
+        let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
+        Ok(Self { gateway, collections, chains, writer })
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -49,7 +52,8 @@ impl Service {
         let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
         let gateway = Arc::new(Gateway::new(config, providers, store, sink)?);
         let collections = Arc::new(Collections::new(gateway.clone(), config));
-        Ok(Self { gateway, collections, writer })
+        let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
+        Ok(Self { gateway, collections, chains, writer })
     }
 
     /// Commits every queued trace and stops the writer.

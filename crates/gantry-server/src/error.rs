@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gantry_core::GatewayError;
+use gantry_core::{ErrorInfo, GatewayError};
 use gantry_types::{ApiErrorBody, JsonParseError, TraceId};
 use std::time::Duration;
 
@@ -42,6 +42,21 @@ impl ApiError {
             "internal error; see the server log",
             None,
         )
+    }
+
+    /// The answer for a core error: 500s are logged and hidden, other server-side statuses
+    /// (an upstream failing) keep their message, client errors say what to fix.
+    pub fn from_domain(err: impl ErrorInfo) -> Self {
+        let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            return ApiError::internal(&err);
+        }
+        let kind = match status {
+            StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+            s if s.is_server_error() => "upstream_error",
+            _ => "invalid_request_error",
+        };
+        ApiError::new(status, kind, err.code(), err.to_string(), err.param())
     }
 
     /// Attaches the trace id header.

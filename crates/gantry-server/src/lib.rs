@@ -10,7 +10,7 @@ mod sse;
 pub use error::ApiError;
 pub use router::router;
 
-use gantry_core::{Collections, Gateway, Service};
+use gantry_core::{Chains, Collections, Gateway, Service};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -20,12 +20,17 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub collections: Arc<Collections>,
+    pub chains: Arc<Chains>,
 }
 
 impl AppState {
     /// The state of a running service.
     pub fn from_service(service: &Service) -> Self {
-        Self { gateway: service.gateway.clone(), collections: service.collections.clone() }
+        Self {
+            gateway: service.gateway.clone(),
+            collections: service.collections.clone(),
+            chains: service.chains.clone(),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::routes::{api, fallback, health, openai};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 /// Requests larger than this are refused with 413 (images in messages can be large).
@@ -22,6 +22,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/collections/{name}", get(api::collections::get).delete(api::collections::delete))
         .route("/api/collections/{name}/documents", get(api::collections::documents).post(api::collections::ingest))
         .route("/api/collections/{name}/query", post(api::collections::query))
+        .route("/api/chains", get(api::chains::list).post(api::chains::create))
+        .route("/api/chains/{name}", get(api::chains::details))
+        .route("/api/chains/{name}/versions/{selector}", get(api::chains::version))
+        .route("/api/chains/{name}/labels/{label}", put(api::chains::set_label))
+        .route("/api/chains/{name}/run", post(api::chains::run))
         .route("/api/prompts", get(api::prompts::list).post(api::prompts::create))
         .route("/api/prompts/{name}", get(api::prompts::details))
         .route("/api/prompts/{name}/versions/{version}", get(api::prompts::version))

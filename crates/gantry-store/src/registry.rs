@@ -25,7 +25,7 @@ pub trait RegistryStore: Send + Sync {
     /// Every version of a document, oldest first.
     async fn list_versions(&self, kind: RegistryKind, name: &str) -> Result<Vec<DocumentVersion>, StoreError>;
     /// Every document of a kind, by name.
-    async fn list_documents(&self, kind: RegistryKind) -> Result<Vec<DocumentSummary>, StoreError>;
+    async fn list_registered(&self, kind: RegistryKind) -> Result<Vec<DocumentSummary>, StoreError>;
     /// A document's labels, by name.
     async fn list_labels(&self, kind: RegistryKind, name: &str) -> Result<Vec<LabelRecord>, StoreError>;
     /// Where one label points.

@@ -213,7 +213,7 @@ impl RegistryStore for SqliteStore {
         rows.iter().map(row_to_version).collect()
     }
 
-    async fn list_documents(&self, kind: RegistryKind) -> Result<Vec<DocumentSummary>, StoreError> {
+    async fn list_registered(&self, kind: RegistryKind) -> Result<Vec<DocumentSummary>, StoreError> {
         let newest = sqlx::query(
             "SELECT name, MAX(version) AS version, MAX(created_at_us) AS created_at_us FROM registry_versions
              WHERE kind = ? GROUP BY name ORDER BY name",

@@ -79,6 +79,9 @@ pub struct StepResult {
     pub status: StepStatus,
     pub output: Option<Value>,
     pub error: Option<String>,
+    /// The HTTP status the step's failure carries (e.g. 502 when its model failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_status: Option<u16>,
     pub latency_ms: f64,
     pub prompt_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,

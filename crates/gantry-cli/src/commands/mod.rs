@@ -1,9 +1,10 @@
 //! One module a subcommand.
 
+pub mod chains;
 pub mod chat;
 pub mod models;
-pub mod rag;
 pub mod prompts;
+pub mod rag;
 pub mod serve;
 pub mod traces;
 

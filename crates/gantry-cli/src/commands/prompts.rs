@@ -3,7 +3,7 @@
 
 use super::Context;
 use crate::table;
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use gantry_core::prompts::{
     self, canonical_text, LabelChange, LabelView, PromptDetails, PromptDiff, PromptVersion, PushOutcome, RenderedPrompt,
@@ -78,15 +78,13 @@ pub enum PromptsCommand {
 /// The local store, or a server's management API.
 enum Registry {
     Local(Arc<dyn Store>),
-    Remote { base: String, http: reqwest::Client },
+    Remote { base: String },
 }
 
 impl Registry {
     async fn open(ctx: &Context, url: Option<String>) -> anyhow::Result<Self> {
         match url {
-            Some(url) => {
-                Ok(Registry::Remote { base: url.trim_end_matches('/').to_string(), http: reqwest::Client::new() })
-            }
+            Some(url) => Ok(Registry::Remote { base: url.trim_end_matches('/').to_string() }),
             None => {
                 let config = ctx.load_config(None)?;
                 Ok(Registry::Local(gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?))
@@ -96,19 +94,8 @@ impl Registry {
 
     /// Sends a request to the server; a non-2xx answer becomes an error with its message.
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        let Registry::Remote { base, http } = self else { bail!("not connected to a server") };
-        let mut request = http.request(method, format!("{base}{path}"));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.with_context(|| format!("cannot reach {base}"))?;
-        let status = response.status();
-        let body: Value = response.json().await.context("the server sent no JSON")?;
-        if !status.is_success() {
-            let message = body["error"]["message"].as_str().unwrap_or("unknown error");
-            return Err(anyhow!("{status}: {message}"));
-        }
-        Ok(body)
+        let Registry::Remote { base } = self else { bail!("not connected to a server") };
+        crate::remote::call(method, base, path, &[], body).await
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -147,7 +134,7 @@ impl Registry {
 
 /// The author recorded for pushes and label moves: the flag, else `GANTRY_AUTHOR`, else git's
 /// `user.name`, else `$USER`.
-fn author(flag: Option<String>) -> String {
+pub(crate) fn author(flag: Option<String>) -> String {
     let non_empty = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     flag.and_then(non_empty)
         .or_else(|| std::env::var("GANTRY_AUTHOR").ok().and_then(non_empty))

@@ -277,20 +277,8 @@ async fn ingest_remote(url: &str, collection: &str, request: IngestRequest) -> a
     total.ok_or_else(|| anyhow!("no documents to send"))
 }
 
-/// A request to a running server; an error body becomes the error.
 async fn call(method: reqwest::Method, url: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", url.trim_end_matches('/')));
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let body: Value = response.json().await.context("the server sent no JSON")?;
-    if !status.is_success() {
-        let message = body["error"]["message"].as_str().unwrap_or("unknown error");
-        return Err(anyhow!("{status}: {message}"));
-    }
-    Ok(body)
+    crate::remote::call(method, url, path, &[], body).await
 }
 
 fn summary(report: &IngestReport) -> String {

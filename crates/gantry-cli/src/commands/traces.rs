@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::table;
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 use clap::Subcommand;
 use gantry_types::{TraceFilter, TraceId, TraceRecord, TraceStatus};
 
@@ -34,19 +34,7 @@ pub enum TracesCommand {
 }
 
 async fn fetch(url: &str, path: &str, query: &[(&str, String)]) -> anyhow::Result<serde_json::Value> {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", url.trim_end_matches('/')))
-        .query(query)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.context("the server sent no JSON")?;
-    if !status.is_success() {
-        let message = body["error"]["message"].as_str().unwrap_or("unknown error");
-        return Err(anyhow!("{status}: {message}"));
-    }
-    Ok(body)
+    crate::remote::call(reqwest::Method::GET, url, path, query, None).await
 }
 
 fn row(t: &TraceRecord) -> Vec<String> {

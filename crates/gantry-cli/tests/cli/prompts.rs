@@ -148,9 +148,10 @@ async fn url_mode_talks_to_a_running_server() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gantry_server::serve(listener, service.gateway.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let server =
+        tokio::spawn(gantry_server::serve(listener, gantry_server::AppState::from_service(&service), async move {
+            let _ = stopped.await;
+        }));
 
     let work = dir.path().to_path_buf();
     std::fs::write(work.join("support.toml"), EXAMPLE).unwrap();

@@ -86,6 +86,7 @@ mod tests {
                     status: if rendered.is_ok() { StepStatus::Ok } else { StepStatus::Error },
                     output: rendered.as_ref().ok().cloned(),
                     error: rendered.err(),
+                    error_status: None,
                     latency_ms: 50.0,
                     prompt_tokens: None,
                     completion_tokens: None,

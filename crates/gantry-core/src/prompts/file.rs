@@ -29,21 +29,30 @@ fn field_error(source: &str, path: &serde_path_to_error::Path, inner: &dyn std::
     PromptError::File { path: source.to_string(), message: message.trim_end().to_string() }
 }
 
-/// Parses a prompt from `text`; `source` names it in errors.
-pub fn parse_prompt(text: &str, format: FileFormat, source: &str) -> Result<PromptDraft, PromptError> {
-    let draft: PromptDraft = match format {
+/// Parses a TOML or YAML document into `T`; errors name `source`, the field and the reason.
+pub fn parse_structured<T: serde::de::DeserializeOwned>(
+    text: &str,
+    format: FileFormat,
+    source: &str,
+) -> Result<T, PromptError> {
+    match format {
         FileFormat::Toml => {
             let de = toml::Deserializer::parse(text).map_err(|e| PromptError::File {
                 path: source.to_string(),
                 message: e.to_string().trim_end().into(),
             })?;
-            serde_path_to_error::deserialize(de).map_err(|e| field_error(source, e.path(), e.inner()))?
+            serde_path_to_error::deserialize(de).map_err(|e| field_error(source, e.path(), e.inner()))
         }
         FileFormat::Yaml => {
             let de = yaml_serde::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(de).map_err(|e| field_error(source, e.path(), e.inner()))?
+            serde_path_to_error::deserialize(de).map_err(|e| field_error(source, e.path(), e.inner()))
         }
-    };
+    }
+}
+
+/// Parses a prompt from `text`; `source` names it in errors.
+pub fn parse_prompt(text: &str, format: FileFormat, source: &str) -> Result<PromptDraft, PromptError> {
+    let draft: PromptDraft = parse_structured(text, format, source)?;
     // A commit message written into the file would be repeated on every later push.
     for (field, flag) in [("message", draft.message.is_some()), ("author", draft.author.is_some())] {
         if flag {

@@ -18,7 +18,7 @@ pub use chat::{
 };
 pub use diff::{canonical_text, changed_fields, PromptDiff};
 pub use error::PromptError;
-pub use file::{parse_prompt, read_prompt_file, FileFormat};
+pub use file::{parse_prompt, parse_structured, read_prompt_file, FileFormat};
 pub use spec::{
     json_type_name, MessageTemplate, PromptDraft, PromptSpec, VariableDraft, VariableDrafts, VariableSpec, VariableType,
 };

@@ -169,6 +169,7 @@ fn has_usage(chunk: &Value) -> bool {
 }
 
 mod api;
+mod chains;
 mod collections;
 mod embedded;
 mod prompts;

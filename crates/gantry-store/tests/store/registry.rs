@@ -106,7 +106,7 @@ async fn kinds_are_separate_and_listings_summarise() {
     let chain = store.create_version(&new_version(RegistryKind::Chain, "a-prompt", "x")).await.unwrap();
     assert_eq!((chain.created, chain.version.version), (true, 1), "a chain of the same name is its own document");
 
-    let prompts = store.list_documents(RegistryKind::Prompt).await.unwrap();
+    let prompts = store.list_registered(RegistryKind::Prompt).await.unwrap();
     let summary: Vec<String> = prompts
         .iter()
         .map(|d| {
@@ -115,7 +115,7 @@ async fn kinds_are_separate_and_listings_summarise() {
         })
         .collect();
     assert_eq!(summary, vec!["a-prompt v2 latest=2,production=1", "b-prompt v1 latest=1"]);
-    assert_eq!(store.list_documents(RegistryKind::Chain).await.unwrap().len(), 1);
+    assert_eq!(store.list_registered(RegistryKind::Chain).await.unwrap().len(), 1);
     assert!(store.list_labels(RegistryKind::Chain, "b-prompt").await.unwrap().is_empty());
 }
 

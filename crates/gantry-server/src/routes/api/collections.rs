@@ -16,16 +16,7 @@ use serde_json::{json, Value};
 
 impl From<RagError> for ApiError {
     fn from(err: RagError) -> Self {
-        let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() && !matches!(err, RagError::Embedding { .. }) {
-            return ApiError::internal(&err);
-        }
-        let kind = match status {
-            StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
-            s if s.is_server_error() => "upstream_error",
-            _ => "invalid_request_error",
-        };
-        ApiError::new(status, kind, err.code(), err.to_string(), err.param())
+        ApiError::from_domain(err)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/api`: the management API.
 
+pub mod chains;
 pub mod collections;
 pub mod prompts;
 pub mod traces;

@@ -15,11 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn api_error(e: PromptError) -> ApiError {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status.is_server_error() {
-        return ApiError::internal(&e);
-    }
-    ApiError::new(status, "invalid_request_error", e.code(), e.to_string(), e.param())
+    ApiError::from_domain(e)
 }
 
 fn author_or_api(author: Option<String>) -> String {
