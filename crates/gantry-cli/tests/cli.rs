@@ -159,5 +159,7 @@ fn rag_ingest_query_list_and_delete() {
     let list = gantry(dir.path(), &["rag", "list"]);
     assert_eq!(text(&list.stdout).lines().count(), 1, "only the header is left");
 }
+#[path = "cli/chains.rs"]
+mod chains;
 #[path = "cli/prompts.rs"]
 mod prompts;
