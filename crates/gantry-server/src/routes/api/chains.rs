@@ -19,19 +19,23 @@ fn author_or_api(author: Option<String>) -> String {
     author.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).unwrap_or_else(|| API_AUTHOR.to_string())
 }
 
+/// Takes an optional text field out of a push body.
+// The error becomes the response at once; boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn text_field(body: &mut serde_json::Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match body.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::bad_request("invalid_type", format!("{name} must be a string"), Some(name))),
+    }
+}
+
 /// Creates a version from a chain spec (with optional `message` and `author` beside it): 201
 /// with the new version, or 200 with the newest one when the content is unchanged.
 pub async fn create(
     State(state): State<AppState>,
     OpenAiJson(mut body): OpenAiJson<serde_json::Map<String, Value>>,
 ) -> Result<(StatusCode, Json<ChainPush>), ApiError> {
-    let text_field = |body: &mut serde_json::Map<String, Value>, name: &str| -> Result<Option<String>, ApiError> {
-        match body.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::bad_request("invalid_type", format!("{name} must be a string"), Some(name))),
-        }
-    };
     let message = text_field(&mut body, "message")?;
     let author = author_or_api(text_field(&mut body, "author")?);
     let spec: ChainSpec = serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
