@@ -1,10 +1,9 @@
 //! The MiniJinja side of chains: which names a step's templates read, and rendering them
 //! against the run's context (the chain input and the outputs of finished steps).
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::OnceLock;
 
 /// A step field: text to render, or one `{{ expression }}` whose value keeps its type
 /// (a list of retrieved chunks stays a list when passed to a prompt variable).
@@ -27,15 +26,11 @@ impl<'a> Binding<'a> {
     }
 }
 
-/// Chains render with no loader (templates cannot read files or reach the network) and strict
-/// undefined values, so a misspelt field is an error rather than an empty string.
+/// Chains render in the prompts' sandbox: no loader (templates cannot read files or reach the
+/// network), strict undefined values (a misspelt field is an error, not an empty string), and
+/// a fuel limit (a runaway loop ends with an error).
 fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env
-    })
+    &crate::prompts::SANDBOX
 }
 
 /// A MiniJinja error as one line, with the line and column when the source pins it down.
@@ -114,5 +109,12 @@ mod tests {
             referenced_names(&Binding::classify("{{ a.b }} {{ input.x }} {% for c in cs %}{{ c }}{% endfor %}"))
                 .unwrap();
         assert_eq!(names, HashSet::from(["a".to_string(), "input".to_string(), "cs".to_string()]));
+    }
+
+    #[test]
+    fn a_runaway_loop_runs_out_of_fuel_instead_of_holding_the_server() {
+        let source = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let err = render(&Binding::classify(source), &json!({})).unwrap_err();
+        assert!(err.contains("fuel"), "{err}");
     }
 }

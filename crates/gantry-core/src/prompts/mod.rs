@@ -22,6 +22,7 @@ pub use file::{parse_prompt, parse_structured, read_prompt_file, FileFormat};
 pub use spec::{
     json_type_name, MessageTemplate, PromptDraft, PromptSpec, VariableDraft, VariableDrafts, VariableSpec, VariableType,
 };
+pub(crate) use template::SANDBOX;
 pub use template::{render_resolved, resolve_variables};
 
 use crate::registry::{self, Reference, Selector, DEFAULT_LABEL};

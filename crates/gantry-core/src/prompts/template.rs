@@ -27,7 +27,8 @@ fn sandbox<'s>() -> Environment<'s> {
     env
 }
 
-static SANDBOX: LazyLock<Environment<'static>> = LazyLock::new(sandbox);
+/// The one sandbox prompts and chain steps render in.
+pub(crate) static SANDBOX: LazyLock<Environment<'static>> = LazyLock::new(sandbox);
 
 /// Line and 1-based column of a template error, from its byte range in `source`.
 fn location(err: &minijinja::Error, source: &str) -> (Option<usize>, Option<usize>) {
