@@ -177,6 +177,9 @@ impl Store for SqliteStore {
         if let Some(model) = &filter.model {
             q.push(" AND requested_model = ").push_bind(model.clone());
         }
+        if let Some(prompt) = &filter.prompt {
+            q.push(" AND prompt_name = ").push_bind(prompt.clone());
+        }
         if let Some(status) = filter.status {
             q.push(" AND status = ").push_bind(status.as_str());
         }

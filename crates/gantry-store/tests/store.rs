@@ -106,6 +106,9 @@ async fn spans_nest_under_their_parent_and_keep_prompt_details() {
     second.output_check = Some(OutputCheck { valid: false, error: Some("missing 'answer'".into()) });
     store.insert_traces(&[second.clone(), run.clone(), first.clone()]).await.unwrap();
 
+    let by_prompt =
+        store.list_traces(&TraceFilter { prompt: Some("qa".into()), parent: Some(run.id), ..Default::default() }).await;
+    assert_eq!(by_prompt.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![second.id]);
     let roots = store.list_traces(&TraceFilter::default()).await.unwrap();
     assert_eq!(roots.iter().map(|t| t.id).collect::<Vec<_>>(), vec![run.id], "spans are not root traces");
     let spans = store.list_traces(&TraceFilter { parent: Some(run.id), ..Default::default() }).await.unwrap();

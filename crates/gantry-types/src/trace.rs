@@ -173,6 +173,9 @@ pub struct TraceFilter {
     /// Only the spans nested directly under this trace; without it only root traces are listed.
     pub parent: Option<TraceId>,
     pub model: Option<String>,
+    /// Only calls made through this registered prompt (any version).
+    #[serde(default)]
+    pub prompt: Option<String>,
     pub status: Option<TraceStatus>,
     pub since: Option<DateTime<Utc>>,
 }

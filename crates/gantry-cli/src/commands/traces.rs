@@ -15,6 +15,9 @@ pub enum TracesCommand {
         limit: u32,
         #[arg(long)]
         model: Option<String>,
+        /// Only calls made through this registered prompt.
+        #[arg(long)]
+        prompt: Option<String>,
         /// ok, error or cancelled.
         #[arg(long)]
         status: Option<String>,
@@ -119,10 +122,11 @@ fn show(t: &TraceRecord) -> String {
 /// Runs a traces subcommand.
 pub async fn run(ctx: &Context, command: TracesCommand) -> anyhow::Result<()> {
     match command {
-        TracesCommand::List { limit, model, status, since, url } => {
+        TracesCommand::List { limit, model, prompt, status, since, url } => {
             let traces: Vec<TraceRecord> = if let Some(url) = url {
                 let mut query = vec![("limit", limit.to_string())];
                 query.extend(model.map(|m| ("model", m)));
+                query.extend(prompt.map(|p| ("prompt", p)));
                 query.extend(status.map(|s| ("status", s)));
                 query.extend(since.map(|s| ("since", s)));
                 serde_json::from_value(fetch(&url, "/api/traces", &query).await?["data"].take())?
@@ -139,7 +143,9 @@ pub async fn run(ctx: &Context, command: TracesCommand) -> anyhow::Result<()> {
                     .transpose()?;
                 let config = ctx.load_config(None)?;
                 let store = gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?;
-                store.list_traces(&TraceFilter { limit: Some(limit), parent: None, model, status, since }).await?
+                store
+                    .list_traces(&TraceFilter { limit: Some(limit), parent: None, model, prompt, status, since })
+                    .await?
             };
             let rows: Vec<Vec<String>> = traces.iter().map(row).collect();
             print!(

@@ -124,7 +124,17 @@ async fn chat_through_a_prompt_renders_it_and_traces_the_version() {
     assert_eq!(response.status(), StatusCode::OK);
     let sent = mock.requests().last().unwrap().body.clone();
     assert!(sent.get("gantry").is_none(), "stripped for plain models too: {sent}");
-    assert_eq!(server.trace(&trace_id(&response)).await["prompt"], Value::Null);
+    let plain = trace_id(&response);
+    assert_eq!(server.trace(&plain).await["prompt"], Value::Null);
+
+    // Traces can be listed by the prompt that produced them.
+    let (status, listed) = server.get("/api/traces?prompt=support&limit=100").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = listed["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 4, "the first call and the three above");
+    assert!(listed.iter().all(|t| t["prompt"]["name"] == "support" && t["id"] != plain.as_str()));
+    let (_, none) = server.get("/api/traces?prompt=nope").await;
+    assert_eq!(none["data"], json!([]));
     server.shutdown().await;
 }
 

@@ -1,4 +1,4 @@
-//! `GET /api/traces` and `GET /api/traces/{id}`.
+//! `GET /api/traces` (filters: limit, model, prompt, status, since) and `GET /api/traces/{id}`.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 pub struct ListQuery {
     limit: Option<String>,
     model: Option<String>,
+    prompt: Option<String>,
     status: Option<String>,
     since: Option<String>,
 }
@@ -63,7 +64,14 @@ fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
             )
         })?),
     };
-    Ok(TraceFilter { limit, parent: None, model: query.model.filter(|m| !m.is_empty()), status, since })
+    Ok(TraceFilter {
+        limit,
+        parent: None,
+        model: query.model.filter(|m| !m.is_empty()),
+        prompt: query.prompt.filter(|p| !p.is_empty()),
+        status,
+        since,
+    })
 }
 
 /// Recorded calls, newest first.
