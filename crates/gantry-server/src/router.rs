@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/prompts/{name}/labels/{label}", get(api::prompts::label).put(api::prompts::set_label))
         .route("/api/prompts/{name}/diff", get(api::prompts::diff))
         .route("/api/prompts/{name}/render", post(api::prompts::render))
+        .route("/api/openapi.json", get(api::openapi::document))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(fallback::not_found)

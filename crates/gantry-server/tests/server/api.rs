@@ -206,3 +206,36 @@ async fn trace_list_filters_and_rejects_bad_parameters() {
     assert_eq!(openai_error(&body)["code"], "trace_not_found");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routes_served() {
+    let server = TestServer::start(&mock_config(&[], "")).await;
+    let response = server.http.get(server.url("/api/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut documented: Vec<String> = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path}");
+            assert!(operation["responses"].get("default").is_some(), "{method} {path} documents its errors");
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    // The route table, read from its source: `.route("PATH", get(..).post(..))`.
+    let table = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/router.rs")).unwrap();
+    let mut served: Vec<String> = Vec::new();
+    for line in table.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+        let path = line.split('"').nth(1).unwrap();
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if line.contains(&format!("{method}(")) {
+                served.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    documented.sort();
+    served.sort();
+    assert!(served.len() > 20, "{served:?}");
+    assert_eq!(documented, served);
+}

@@ -2,5 +2,6 @@
 
 pub mod chains;
 pub mod collections;
+pub mod openapi;
 pub mod prompts;
 pub mod traces;
