@@ -13,7 +13,7 @@ use crate::recorder::Outcome;
 use crate::registry::{Reference, DEFAULT_LABEL};
 use futures::future::BoxFuture;
 use gantry_types::{
-    ChainRun, RegistryKind, StepAction, StepResult, StepStatus, TraceError, TraceId, TraceKind, TraceStatus, Usage,
+    ChainRun, RegistryKind, StepAction, StepResult, StepStatus, TraceId, TraceKind, TraceStatus, Usage,
 };
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -45,6 +45,11 @@ impl StepFailure {
     fn new(message: impl Into<String>, http_status: u16) -> Self {
         Self { message: message.into(), http_status }
     }
+
+    /// The failed step's span outcome.
+    fn outcome(&self) -> Outcome {
+        Outcome::failed_with("chain_step_failed", &self.message, self.http_status)
+    }
 }
 
 /// Executes steps against the gateway, the prompt registry and the RAG collections.
@@ -67,15 +72,7 @@ impl Executor<'_> {
         let mut span = self.gateway.start_span(kind, label, request, false);
         span.set_parent(self.run_id, &step.spec.name);
         let id = span.id;
-        span.finish(Outcome {
-            status: TraceStatus::Error,
-            http_status: failure.http_status,
-            error: Some(TraceError { code: "chain_step_failed".into(), message: failure.message.clone() }),
-            response: None,
-            finish_reason: None,
-            usage: None,
-            ttft_ms: None,
-        });
+        span.finish(failure.outcome());
         id
     }
 
@@ -100,15 +97,7 @@ impl Executor<'_> {
                 usage: None,
                 ttft_ms: None,
             },
-            Err(failure) => Outcome {
-                status: TraceStatus::Error,
-                http_status: failure.http_status,
-                error: Some(TraceError { code: "chain_step_failed".into(), message: failure.message.clone() }),
-                response: None,
-                finish_reason: None,
-                usage: None,
-                ttft_ms: None,
-            },
+            Err(failure) => failure.outcome(),
         };
         span.finish(outcome);
         id

@@ -1,5 +1,6 @@
 //! `/api/chains`: push versions, list, read, move labels, and run a chain.
 
+use super::{author_or_api, SetLabelBody};
 use crate::error::ApiError;
 use crate::extract::OpenAiJson;
 use crate::AppState;
@@ -12,12 +13,6 @@ use gantry_core::registry::DocumentHistory;
 use gantry_types::ChainSpec;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-const API_AUTHOR: &str = "api";
-
-fn author_or_api(author: Option<String>) -> String {
-    author.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).unwrap_or_else(|| API_AUTHOR.to_string())
-}
 
 /// Takes an optional text field out of a push body.
 // The error becomes the response at once; boxing it would buy nothing.
@@ -69,20 +64,11 @@ pub async fn version(
     chains::resolve(state.chains.store(), &format!("{name}@{selector}")).await.map(Json).map_err(ApiError::from_domain)
 }
 
-/// Body of `PUT /api/chains/{name}/labels/{label}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LabelBody {
-    version: u32,
-    #[serde(default)]
-    author: Option<String>,
-}
-
 /// Points a label at a version.
 pub async fn set_label(
     State(state): State<AppState>,
     Path((name, label)): Path<(String, String)>,
-    OpenAiJson(body): OpenAiJson<LabelBody>,
+    OpenAiJson(body): OpenAiJson<SetLabelBody>,
 ) -> Result<Json<Value>, ApiError> {
     let author = author_or_api(body.author);
     let update = chains::set_label(state.chains.store(), &name, &label, body.version, &author)

@@ -1,5 +1,6 @@
 //! `/api/prompts`: push versions, list, read by version or label, move labels, diff, render.
 
+use super::{author_or_api, SetLabelBody};
 use crate::error::ApiError;
 use crate::extract::OpenAiJson;
 use crate::AppState;
@@ -8,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use gantry_core::prompts::{
     self, LabelChange, LabelView, PromptDetails, PromptDiff, PromptDraft, PromptError, PromptVersion, PushOutcome,
-    RenderedPrompt, API_AUTHOR,
+    RenderedPrompt,
 };
 use gantry_core::registry::{parse_selector, Selector};
 use serde::Deserialize;
@@ -16,10 +17,6 @@ use serde_json::{json, Value};
 
 fn api_error(e: PromptError) -> ApiError {
     ApiError::from_domain(e)
-}
-
-fn author_or_api(author: Option<String>) -> String {
-    author.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).unwrap_or_else(|| API_AUTHOR.to_string())
 }
 
 // The error becomes the response at once; boxing it would buy nothing.
@@ -73,15 +70,6 @@ pub async fn label(
     Path((name, label)): Path<(String, String)>,
 ) -> Result<Json<LabelView>, ApiError> {
     prompts::get_label(state.gateway.store().as_ref(), &name, &label).await.map(Json).map_err(api_error)
-}
-
-/// `PUT .../labels/{label}` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetLabelBody {
-    version: u32,
-    #[serde(default)]
-    author: Option<String>,
 }
 
 /// Points a label at a version; the move is recorded.
