@@ -3,12 +3,14 @@
 //! changed), resolving references, moving labels and diffing canonical texts. Prompts use it
 //! now; chains use the same machinery with different content.
 
+use chrono::{DateTime, Utc};
 use gantry_store::{RegistryStore, StoreError};
 use gantry_types::{
     CreatedVersion, DocumentSummary, DocumentVersion, LabelMove, LabelRecord, LabelUpdate, NewVersion, RegistryKind,
     LATEST_LABEL,
 };
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -316,6 +318,48 @@ pub async fn set_label<S: RegistryStore + ?Sized>(
             }
         },
         update => Ok(update),
+    }
+}
+
+/// One stored version read as its kind's spec (a prompt, a chain), with the version's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    pub name: String,
+    pub version: u32,
+    #[serde(flatten)]
+    pub spec: T,
+    /// The commit message.
+    pub message: Option<String>,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub content_hash: String,
+}
+
+/// A stored version whose content no longer reads as its kind's spec.
+#[derive(Debug)]
+pub struct UnreadableVersion {
+    pub name: String,
+    pub version: u32,
+    pub message: String,
+}
+
+impl<T: DeserializeOwned> Versioned<T> {
+    /// Reads a stored document as a `T`.
+    pub fn from_document(doc: DocumentVersion) -> Result<Self, UnreadableVersion> {
+        let spec = serde_json::from_value(doc.content).map_err(|e| UnreadableVersion {
+            name: doc.name.clone(),
+            version: doc.version,
+            message: e.to_string(),
+        })?;
+        Ok(Versioned {
+            name: doc.name,
+            version: doc.version,
+            spec,
+            message: doc.message,
+            author: doc.author,
+            created_at: doc.created_at,
+            content_hash: doc.content_hash,
+        })
     }
 }
 

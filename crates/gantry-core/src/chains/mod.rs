@@ -15,10 +15,9 @@ use crate::gateway::Gateway;
 use crate::prompts::{self, FileFormat};
 use crate::rag::Collections;
 use crate::registry::DocumentHistory;
-use crate::registry::{self, Reference, RegistryError};
-use chrono::{DateTime, Utc};
+use crate::registry::{self, Reference, RegistryError, UnreadableVersion, Versioned};
 use gantry_store::RegistryStore;
-use gantry_types::{ChainSpec, DocumentSummary, DocumentVersion, LabelUpdate, RegistryKind, StepResult};
+use gantry_types::{ChainSpec, DocumentSummary, LabelUpdate, RegistryKind, StepResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -87,34 +86,11 @@ impl ChainError {
 }
 
 /// One stored version of a chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChainVersion {
-    pub name: String,
-    pub version: u32,
-    #[serde(flatten)]
-    pub spec: ChainSpec,
-    pub message: Option<String>,
-    pub author: String,
-    pub created_at: DateTime<Utc>,
-    pub content_hash: String,
-}
+pub type ChainVersion = Versioned<ChainSpec>;
 
-impl ChainVersion {
-    fn from_document(doc: DocumentVersion) -> Result<Self, ChainError> {
-        let spec = serde_json::from_value(doc.content).map_err(|e| ChainError::Corrupt {
-            name: doc.name.clone(),
-            version: doc.version,
-            message: e.to_string(),
-        })?;
-        Ok(ChainVersion {
-            name: doc.name,
-            version: doc.version,
-            spec,
-            message: doc.message,
-            author: doc.author,
-            created_at: doc.created_at,
-            content_hash: doc.content_hash,
-        })
+impl From<UnreadableVersion> for ChainError {
+    fn from(e: UnreadableVersion) -> Self {
+        ChainError::Corrupt { name: e.name, version: e.version, message: e.message }
     }
 }
 
@@ -153,7 +129,7 @@ pub async fn push<S: RegistryStore + ?Sized>(
 /// The version `reference` selects: `NAME@3`, `NAME@LABEL`, or `NAME` (the newest).
 pub async fn resolve<S: RegistryStore + ?Sized>(store: &S, reference: &str) -> Result<ChainVersion, ChainError> {
     let reference = Reference::parse(KIND, reference, DEFAULT_RUN_LABEL)?;
-    ChainVersion::from_document(registry::resolve(store, KIND, &reference).await?)
+    Ok(ChainVersion::from_document(registry::resolve(store, KIND, &reference).await?)?)
 }
 
 /// Every chain with its newest version and labels.

@@ -25,10 +25,10 @@ pub use spec::{
 pub(crate) use template::SANDBOX;
 pub use template::{render_resolved, resolve_variables};
 
-use crate::registry::{self, Reference, Selector, DEFAULT_LABEL};
+use crate::registry::{self, Reference, Selector, UnreadableVersion, Versioned, DEFAULT_LABEL};
 use chrono::{DateTime, Utc};
 use gantry_store::RegistryStore;
-use gantry_types::{ChatMessage, DocumentSummary, DocumentVersion, LabelMove, LabelRecord, LabelUpdate, RegistryKind};
+use gantry_types::{ChatMessage, DocumentSummary, LabelMove, LabelRecord, LabelUpdate, RegistryKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -38,36 +38,11 @@ pub const KIND: RegistryKind = RegistryKind::Prompt;
 pub const API_AUTHOR: &str = "api";
 
 /// One stored version of a prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PromptVersion {
-    pub name: String,
-    pub version: u32,
-    #[serde(flatten)]
-    pub spec: PromptSpec,
-    /// The commit message.
-    pub message: Option<String>,
-    pub author: String,
-    pub created_at: DateTime<Utc>,
-    pub content_hash: String,
-}
+pub type PromptVersion = Versioned<PromptSpec>;
 
-impl PromptVersion {
-    /// Reads a stored document as a prompt.
-    pub fn from_document(doc: DocumentVersion) -> Result<Self, PromptError> {
-        let spec = serde_json::from_value(doc.content).map_err(|e| PromptError::Corrupt {
-            name: doc.name.clone(),
-            version: doc.version,
-            message: e.to_string(),
-        })?;
-        Ok(PromptVersion {
-            name: doc.name,
-            version: doc.version,
-            spec,
-            message: doc.message,
-            author: doc.author,
-            created_at: doc.created_at,
-            content_hash: doc.content_hash,
-        })
+impl From<UnreadableVersion> for PromptError {
+    fn from(e: UnreadableVersion) -> Self {
+        PromptError::Corrupt { name: e.name, version: e.version, message: e.message }
     }
 }
 
@@ -150,7 +125,7 @@ pub async fn resolve_reference<S: RegistryStore + ?Sized>(
     store: &S,
     reference: &Reference,
 ) -> Result<PromptVersion, PromptError> {
-    PromptVersion::from_document(registry::resolve(store, KIND, reference).await?)
+    Ok(PromptVersion::from_document(registry::resolve(store, KIND, reference).await?)?)
 }
 
 /// One version or label (`3`, `production`) of `name`.
