@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod chat;
+pub mod dataset;
 pub mod embeddings;
 pub mod error;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod trace;
 
 pub use chain::*;
 pub use chat::*;
+pub use dataset::*;
 pub use embeddings::*;
 pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
 pub use ids::TraceId;

@@ -1,0 +1,1 @@
+//! Versioned datasets: import, cleaning, statistics, export.

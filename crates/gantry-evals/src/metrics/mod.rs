@@ -1,0 +1,1 @@
+//! Evaluators as pure functions, each checked against its reference implementation.

@@ -1,0 +1,1 @@
+//! User feedback on traces and human review queues.
