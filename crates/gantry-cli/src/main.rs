@@ -1,6 +1,7 @@
 //! `gantry`: the command-line tool. Serves the gateway, talks to it, and manages what it stores.
 
 mod commands;
+mod progress;
 mod remote;
 mod table;
 
@@ -72,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::rag::RagCommand,
     },
+    /// Eval runs: run a suite (the CI/CD gate), list, show and compare runs.
+    Eval {
+        #[command(subcommand)]
+        command: commands::eval::EvalCommand,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -108,10 +114,14 @@ fn main() -> ExitCode {
             Command::Chains { command } => commands::chains::run(&context, command).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
+            Command::Eval { command } => commands::eval::run(&context, command).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A failed gate has already printed its report; its own exit code lets a pipeline tell
+        // "worse than allowed" from "could not run".
+        Err(e) if e.downcast_ref::<commands::eval::GateFailed>().is_some() => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

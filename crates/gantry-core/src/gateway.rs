@@ -13,7 +13,7 @@ use futures::StreamExt;
 use gantry_providers::{Provider, ProviderError};
 use gantry_store::{Store, StoreError};
 use gantry_types::{
-    ChatCompletion, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat,
+    ChatCompletion, ChatCompletionRequest, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat,
     ModelList, ModelObject, PromptUse, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus, TraceTree,
 };
 use serde_json::json;
@@ -290,6 +290,47 @@ impl Gateway {
     /// Embeddings for one or more inputs.
     pub async fn embed(&self, request: EmbeddingRequest) -> Call<EmbeddingResponse> {
         self.embed_with(request, CallContext::default()).await
+    }
+
+    /// Embeds `texts` with `model`, recorded as a span under `parent` when given: the float
+    /// vectors in input order (checked: one per text, finite, of one length) and the tokens read.
+    pub async fn embed_texts(
+        &self,
+        model: &str,
+        texts: Vec<String>,
+        parent: Option<(TraceId, String)>,
+    ) -> Result<(Vec<Vec<f32>>, u32), GatewayError> {
+        let count = texts.len();
+        let request = EmbeddingRequest {
+            model: model.to_string(),
+            input: EmbeddingInput::Many(texts),
+            encoding_format: None,
+            dimensions: None,
+            user: None,
+            extra: Default::default(),
+        };
+        let context = CallContext { parent, ..CallContext::default() };
+        let mut response = self.embed_with(request, context).await.result?;
+        let invalid = |message: String| GatewayError::Upstream { message, code: "invalid_embeddings" };
+        if response.data.len() != count {
+            return Err(invalid(format!("'{model}' returned {} vectors for {count} inputs", response.data.len())));
+        }
+        response.data.sort_by_key(|d| d.index);
+        let mut vectors = Vec::with_capacity(count);
+        for item in response.data {
+            match item.embedding {
+                EmbeddingVector::Float(v) if !v.is_empty() && v.iter().all(|x| x.is_finite()) => vectors.push(v),
+                EmbeddingVector::Float(_) => {
+                    return Err(invalid(format!("'{model}' returned an empty or non-finite vector")))
+                }
+                EmbeddingVector::Base64(_) => return Err(invalid(format!("'{model}' returned base64 vectors"))),
+            }
+        }
+        let first_len = vectors.first().map_or(0, Vec::len);
+        if vectors.iter().any(|v| v.len() != first_len) {
+            return Err(invalid(format!("'{model}' returned vectors of different lengths")));
+        }
+        Ok((vectors, response.usage.prompt_tokens))
     }
 
     /// Embeddings recorded with `context`.

@@ -3,13 +3,16 @@
 
 mod collections;
 mod error;
+mod evals;
 mod registry;
 mod sqlite;
 mod sqlite_collections;
+mod sqlite_evals;
 mod sqlite_registry;
 
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use error::StoreError;
+pub use evals::EvalStore;
 pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;
 
@@ -25,7 +28,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: RegistryStore + CollectionStore + Send + Sync {
+pub trait Store: RegistryStore + CollectionStore + EvalStore + Send + Sync {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.

@@ -61,7 +61,7 @@ pub(crate) fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 
-fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
+pub(crate) fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

@@ -20,7 +20,7 @@ fn timestamp(us: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 
-fn unsigned<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<T, StoreError> {
+pub(crate) fn unsigned<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<T, StoreError> {
     let value: i64 = row.try_get(column)?;
     T::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column} = {value} is out of range")))
 }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use gantry_core::rag::{DocumentInput, Hit, IngestProgress, IngestReport, IngestRequest};
 use gantry_core::{Progress, Service};
 use gantry_types::CollectionInfo;
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress::bar;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -208,13 +208,6 @@ fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<DocumentInput>> {
         bail!("no text or Markdown files with content found in the given paths");
     }
     Ok(documents)
-}
-
-fn bar(total: u64, unit: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    let template = format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}})");
-    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
-    bar
 }
 
 async fn ingest_local(ctx: &Context, collection: &str, request: IngestRequest) -> anyhow::Result<IngestReport> {

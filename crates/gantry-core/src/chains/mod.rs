@@ -174,6 +174,12 @@ impl Chains {
     /// once the chain is found.
     pub async fn run(&self, reference: &str, input: Value) -> Result<RunCall, ChainError> {
         let version = resolve(self.store(), reference).await?;
-        Ok(run::run(&self.gateway, &self.collections, &version, input).await)
+        Ok(self.run_version(&version, input).await)
+    }
+
+    /// Runs one resolved version (an eval run resolves the label once, so every item runs the
+    /// same version even when the label moves meanwhile).
+    pub async fn run_version(&self, version: &ChainVersion, input: Value) -> RunCall {
+        run::run(&self.gateway, &self.collections, version, input).await
     }
 }

@@ -4,13 +4,13 @@
 use super::index::{IndexOptions, VectorIndex};
 use super::{validate_name, Hit, RagError, RagSettings, Retrieval, MAX_TOP_K};
 use crate::config::{Config, ModelKind};
-use crate::gateway::{CallContext, Gateway};
+use crate::gateway::Gateway;
 use crate::recorder::Outcome;
 use crate::GatewayError;
 use chrono::{DateTime, Utc};
 use gantry_store::{ChunkId, ReplacedDocument, Store, StoreError, StoredChunk};
 use gantry_types::{
-    CollectionInfo, DocumentInfo, EmbeddingInput, EmbeddingRequest, EmbeddingVector, TraceError, TraceId, TraceKind,
+    CollectionInfo, DocumentInfo, TraceError, TraceId, TraceKind,
     TraceStatus, Usage,
 };
 use serde_json::json;
@@ -284,45 +284,14 @@ impl Collections {
         }
     }
 
-    /// Embeds `texts` through the gateway, recorded as a span under `parent`; the vectors in
-    /// input order and the tokens read.
+    /// Embeds `texts` through the gateway, recorded as a span under `parent`.
     pub(super) async fn embed(
         &self,
         model: &str,
         texts: Vec<String>,
         parent: (TraceId, String),
     ) -> Result<(Vec<Vec<f32>>, u32), GatewayError> {
-        let count = texts.len();
-        let request = EmbeddingRequest {
-            model: model.to_string(),
-            input: EmbeddingInput::Many(texts),
-            encoding_format: None,
-            dimensions: None,
-            user: None,
-            extra: Default::default(),
-        };
-        let context = CallContext { parent: Some(parent), ..CallContext::default() };
-        let mut response = self.gateway.embed_with(request, context).await.result?;
-        let invalid = |message: String| GatewayError::Upstream { message, code: "invalid_embeddings" };
-        if response.data.len() != count {
-            return Err(invalid(format!("'{model}' returned {} vectors for {count} inputs", response.data.len())));
-        }
-        response.data.sort_by_key(|d| d.index);
-        let mut vectors = Vec::with_capacity(count);
-        for item in response.data {
-            match item.embedding {
-                EmbeddingVector::Float(v) if !v.is_empty() && v.iter().all(|x| x.is_finite()) => vectors.push(v),
-                EmbeddingVector::Float(_) => {
-                    return Err(invalid(format!("'{model}' returned an empty or non-finite vector")))
-                }
-                EmbeddingVector::Base64(_) => return Err(invalid(format!("'{model}' returned base64 vectors"))),
-            }
-        }
-        let first_len = vectors.first().map_or(0, Vec::len);
-        if vectors.iter().any(|v| v.len() != first_len) {
-            return Err(invalid(format!("'{model}' returned vectors of different lengths")));
-        }
-        Ok((vectors, response.usage.prompt_tokens))
+        self.gateway.embed_texts(model, texts, Some(parent)).await
     }
 }
 
