@@ -63,7 +63,8 @@ pub async fn compare(store: &dyn Store, a: &str, b: &str) -> Result<Comparison, 
         pairs.insert(item.index, ItemPair { index: item.index, a: Some(item), b: None });
     }
     for item in b.items {
-        pairs.entry(item.index).or_insert(ItemPair { index: item.index, a: None, b: None }).b = Some(item);
+        let index = item.index;
+        pairs.entry(index).or_insert(ItemPair { index, a: None, b: None }).b = Some(item);
     }
     let items: Vec<ItemPair> = pairs.into_values().collect();
     Ok(Comparison { changes: item_changes(&items), a: a.run, b: b.run, deltas, items })
