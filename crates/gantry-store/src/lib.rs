@@ -2,13 +2,16 @@
 //! the data directory) is the embedded default.
 
 mod collections;
+mod datasets;
 mod error;
 mod registry;
 mod sqlite;
 mod sqlite_collections;
+mod sqlite_datasets;
 mod sqlite_registry;
 
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
+pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use error::StoreError;
 pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;
@@ -25,7 +28,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: RegistryStore + CollectionStore + Send + Sync {
+pub trait Store: RegistryStore + CollectionStore + DatasetStore + Send + Sync {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.
