@@ -5,6 +5,7 @@ pub mod chains;
 pub mod config;
 mod error;
 pub mod gateway;
+pub mod guardrails;
 pub mod prompts;
 pub mod providers;
 pub mod rag;

@@ -2,15 +2,18 @@
 //! the data directory) is the embedded default.
 
 mod collections;
+mod datasets;
 mod error;
 mod evals;
 mod registry;
 mod sqlite;
 mod sqlite_collections;
 mod sqlite_evals;
+mod sqlite_datasets;
 mod sqlite_registry;
 
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
+pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use error::StoreError;
 pub use evals::EvalStore;
 pub use registry::RegistryStore;
@@ -28,7 +31,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: RegistryStore + CollectionStore + EvalStore + Send + Sync {
+pub trait Store: RegistryStore + CollectionStore + DatasetStore + EvalStore + Send + Sync {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.

@@ -186,6 +186,9 @@ impl Store for SqliteStore {
         if let Some(since) = filter.since {
             q.push(" AND started_at_us >= ").push_bind(to_micros(since));
         }
+        if let Some(until) = filter.until {
+            q.push(" AND started_at_us < ").push_bind(to_micros(until));
+        }
         let limit = filter.limit.unwrap_or(DEFAULT_LIST_LIMIT).min(MAX_LIST_LIMIT);
         // Spans read as a timeline, oldest first; root traces newest first.
         let order = if filter.parent.is_some() { "ASC" } else { "DESC" };

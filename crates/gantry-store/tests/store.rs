@@ -148,3 +148,5 @@ async fn unusable_data_dir_is_a_clear_error() {
 mod collections;
 #[path = "store/registry.rs"]
 mod registry;
+#[path = "store/datasets.rs"]
+mod datasets;

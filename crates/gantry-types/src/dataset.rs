@@ -64,3 +64,16 @@ pub struct DatasetVersionInfo {
     pub author: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// A dataset as listed: its newest version and that version's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub latest_version: u32,
+    /// Items in the newest version.
+    pub items: u64,
+    /// How many versions exist.
+    pub versions: u32,
+    /// When the newest version was created.
+    pub updated_at: DateTime<Utc>,
+}

@@ -178,6 +178,9 @@ pub struct TraceFilter {
     pub prompt: Option<String>,
     pub status: Option<TraceStatus>,
     pub since: Option<DateTime<Utc>>,
+    /// Only calls started before this time.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A trace with the spans nested under it, recursively, oldest first.
