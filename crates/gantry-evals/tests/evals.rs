@@ -3,3 +3,5 @@
 
 #[path = "evals/metrics.rs"]
 mod metrics;
+#[path = "evals/runs.rs"]
+mod runs;

@@ -247,11 +247,20 @@ impl Scorers {
             ItemInput::Variables(v) => Value::Object(v.clone()),
             ItemInput::Messages(m) => json!(m),
         };
-        let variables = json!({
-            "input": value_text(&input),
-            "output": output,
-            "expected": item.expected.as_ref().map(value_text).unwrap_or_default(),
-        });
+        let offered = [
+            ("input", value_text(&input)),
+            ("output", output.to_string()),
+            ("expected", item.expected.as_ref().map(value_text).unwrap_or_default()),
+        ];
+        // The rubric prompt declares the variables it reads; only those are passed, so a
+        // rubric that ignores the expected output need not declare it.
+        let declared = &judge.version.spec.variables;
+        let variables: serde_json::Map<String, Value> = offered
+            .into_iter()
+            .filter(|(name, _)| declared.iter().any(|v| v.name == *name))
+            .map(|(name, value)| (name.to_string(), Value::String(value)))
+            .collect();
+        let variables = Value::Object(variables);
         let client = ChatCompletionRequest::new("", Vec::new());
         let call = match prompts::build_call(judge.version, judge.label, &variables, judge.model.clone(), client) {
             Ok(call) => call,

@@ -187,6 +187,12 @@ model = "judge"
 [[messages]]
 role = "user"
 content = "INPUT: {{ input }}\nOUTPUT: {{ output }}\nEXPECTED: {{ expected }}"
+[[variables]]
+name = "input"
+[[variables]]
+name = "output"
+[[variables]]
+name = "expected"
 "#;
 
 fn sum_item(a: i64, b: i64, expected: i64, note: Option<&str>) -> DatasetItem {
