@@ -13,8 +13,9 @@ use futures::StreamExt;
 use gantry_providers::{Provider, ProviderError};
 use gantry_store::{Store, StoreError};
 use gantry_types::{
-    ChatCompletion, ChatCompletionRequest, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat,
-    ModelList, ModelObject, PromptUse, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus, TraceTree,
+    ChatCompletion, ChatCompletionRequest, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingVector,
+    EncodingFormat, ModelList, ModelObject, PromptUse, TraceFilter, TraceId, TraceKind, TraceRecord, TraceStatus,
+    TraceTree,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};

@@ -8,8 +8,8 @@ mod evals;
 mod registry;
 mod sqlite;
 mod sqlite_collections;
-mod sqlite_evals;
 mod sqlite_datasets;
+mod sqlite_evals;
 mod sqlite_registry;
 
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};

@@ -129,11 +129,8 @@ impl EvalStore for SqliteStore {
             "SELECT {RUN_COLUMNS} FROM eval_runs r WHERE (?1 IS NULL OR r.suite = ?1) \
              ORDER BY r.created_at_us DESC, r.id DESC LIMIT ?2"
         );
-        let rows = sqlx::query(&sql)
-            .bind(suite)
-            .bind(i64::from(limit.clamp(1, MAX_LIST_LIMIT)))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(&sql).bind(suite).bind(i64::from(limit.clamp(1, MAX_LIST_LIMIT))).fetch_all(&self.pool).await?;
         rows.iter().map(row_to_run).collect()
     }
 

@@ -9,7 +9,9 @@ use crate::table;
 use anyhow::Context as _;
 use clap::Subcommand;
 use gantry_core::{Progress, Service};
-use gantry_evals::runs::{self, Baseline, Comparison, Evaluation, MetricDelta, RunDetails, RunProgress, RunReport, Suite};
+use gantry_evals::runs::{
+    self, Baseline, Comparison, Evaluation, MetricDelta, RunDetails, RunProgress, RunReport, Suite,
+};
 use gantry_types::{EvalRun, GateReport};
 use indicatif::ProgressBar;
 use reqwest::Method;
@@ -127,9 +129,9 @@ pub async fn run(ctx: &Context, command: EvalCommand) -> anyhow::Result<()> {
         }
         EvalCommand::Show { run_id, items, url } => {
             let details: RunDetails = match url {
-                Some(url) => {
-                    serde_json::from_value(call(Method::GET, &url, &format!("/api/evals/runs/{run_id}"), &[], None).await?)?
-                }
+                Some(url) => serde_json::from_value(
+                    call(Method::GET, &url, &format!("/api/evals/runs/{run_id}"), &[], None).await?,
+                )?,
                 None => runs::run_details(local_store(ctx).await?.as_ref(), &run_id).await?,
             };
             let deltas = runs::deltas(&details.run.summaries, None);
@@ -158,7 +160,12 @@ async fn local_store(ctx: &Context) -> anyhow::Result<std::sync::Arc<dyn gantry_
     Ok(gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?)
 }
 
-async fn run_local(ctx: &Context, suite: &Suite, baseline: Baseline, resume: Option<&str>) -> anyhow::Result<RunReport> {
+async fn run_local(
+    ctx: &Context,
+    suite: &Suite,
+    baseline: Baseline,
+    resume: Option<&str>,
+) -> anyhow::Result<RunReport> {
     let config = ctx.load_config(None)?;
     let service = Service::start(&config, Progress::Bar).await?;
     let evaluation = Evaluation::new(service.gateway.clone(), service.chains.clone());

@@ -2,13 +2,13 @@
 //! uses (in-process, with the embedded models), or through a running server with `--url`.
 
 use super::Context;
+use crate::progress::bar;
 use crate::table;
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use gantry_core::rag::{DocumentInput, Hit, IngestProgress, IngestReport, IngestRequest};
 use gantry_core::{Progress, Service};
 use gantry_types::CollectionInfo;
-use crate::progress::bar;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

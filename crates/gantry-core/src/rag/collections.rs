@@ -9,10 +9,7 @@ use crate::recorder::Outcome;
 use crate::GatewayError;
 use chrono::{DateTime, Utc};
 use gantry_store::{ChunkId, ReplacedDocument, Store, StoreError, StoredChunk};
-use gantry_types::{
-    CollectionInfo, DocumentInfo, TraceError, TraceId, TraceKind,
-    TraceStatus, Usage,
-};
+use gantry_types::{CollectionInfo, DocumentInfo, TraceError, TraceId, TraceKind, TraceStatus, Usage};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

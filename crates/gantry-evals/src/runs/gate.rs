@@ -41,7 +41,12 @@ pub fn deltas(summaries: &[EvaluatorSummary], baseline: Option<&EvalRun>) -> Vec
 }
 
 /// Checks the suite's thresholds, allowed regressions and allowed failed items.
-pub fn check(suite: &Suite, summaries: &[EvaluatorSummary], baseline: Option<&EvalRun>, failed_items: u32) -> GateReport {
+pub fn check(
+    suite: &Suite,
+    summaries: &[EvaluatorSummary],
+    baseline: Option<&EvalRun>,
+    failed_items: u32,
+) -> GateReport {
     let mut checks = Vec::new();
     for config in &suite.evaluators {
         if config.threshold.is_none() && config.max_regression.is_none() {

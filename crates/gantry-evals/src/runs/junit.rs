@@ -37,7 +37,8 @@ pub fn report(run: &EvalRun) -> String {
         match (&check.reason, check.passed) {
             (Some(reason), false) => {
                 let reason = escape(reason.as_str());
-                let _ = write!(xml, "\n      <failure message=\"{reason}\" type=\"threshold\">{reason}</failure>\n    ");
+                let _ =
+                    write!(xml, "\n      <failure message=\"{reason}\" type=\"threshold\">{reason}</failure>\n    ");
             }
             _ => {
                 let _ = write!(xml, "<system-out>value {:.6}</system-out>", check.value);

@@ -125,13 +125,8 @@ impl Evaluation {
         };
 
         // A resumed run keeps the items that succeeded and retries the ones that failed.
-        let finished: HashSet<u32> = store
-            .eval_run_items(&run.id)
-            .await?
-            .into_iter()
-            .filter(|r| r.error.is_none())
-            .map(|r| r.index)
-            .collect();
+        let finished: HashSet<u32> =
+            store.eval_run_items(&run.id).await?.into_iter().filter(|r| r.error.is_none()).map(|r| r.index).collect();
         let pending: Vec<&StoredItem> = items.iter().filter(|s| !finished.contains(&s.index)).collect();
         progress.started(items.len() as u64, finished.len() as u64);
         tracing::info!(run = %run.id, suite = %suite.name, items = pending.len(), "eval run started");

@@ -79,9 +79,8 @@ pub fn final_number(text: &str) -> Option<f64> {
         current.clear();
     };
     for c in tail.chars() {
-        let continues_number = c.is_ascii_digit()
-            || ((c == '.' || c == ',') && !current.is_empty())
-            || (c == '-' && current.is_empty());
+        let continues_number =
+            c.is_ascii_digit() || ((c == '.' || c == ',') && !current.is_empty()) || (c == '-' && current.is_empty());
         if continues_number {
             current.push(c);
         } else if !current.is_empty() {
@@ -169,9 +168,7 @@ impl Scorers {
                 let check = validator.check(output);
                 ItemScore { value: Some(bool_score(check.valid)), reason: check.error, error: None }
             }
-            (EvaluatorKind::Classification, _) => {
-                scored(best_of(refs, |r| bool_score(r.trim() == output.trim())))
-            }
+            (EvaluatorKind::Classification, _) => scored(best_of(refs, |r| bool_score(r.trim() == output.trim()))),
             (EvaluatorKind::TokenF1, _) => match metrics::squad_token_f1(output, refs) {
                 Ok(f1) => scored(f1),
                 Err(e) => unscored(e.to_string()),
@@ -193,11 +190,9 @@ impl Scorers {
                 let expected: Vec<f64> = refs.iter().filter_map(|r| final_number(r)).collect();
                 match (final_number(output), expected.is_empty()) {
                     (_, true) => unscored("the expected output holds no number"),
-                    (None, false) => ItemScore {
-                        value: Some(0.0),
-                        reason: Some("the output holds no number".into()),
-                        error: None,
-                    },
+                    (None, false) => {
+                        ItemScore { value: Some(0.0), reason: Some("the output holds no number".into()), error: None }
+                    }
                     (Some(got), false) => {
                         scored(bool_score(expected.iter().any(|want| (got - want).abs() <= *tolerance)))
                     }
@@ -207,7 +202,8 @@ impl Scorers {
                 self.embedding_similarity(&config.name, model, output, refs, trace).await
             }
             (EvaluatorKind::LlmJudge { model, min, max, .. }, Prepared::Judge { version, label }) => {
-                let judge = JudgeCall { name: &config.name, version, label: label.as_deref(), model, min: *min, max: *max };
+                let judge =
+                    JudgeCall { name: &config.name, version, label: label.as_deref(), model, min: *min, max: *max };
                 self.judge(judge, item, output, trace).await
             }
             _ => unscored("the evaluator was not prepared"),

@@ -47,10 +47,9 @@ impl Target {
             });
         }
         if let Some(reference) = &spec.chain {
-            let version = chains::resolve(store, reference).await.map_err(|e| EvalError::Target {
-                target: format!("chain:{reference}"),
-                message: e.to_string(),
-            })?;
+            let version = chains::resolve(store, reference)
+                .await
+                .map_err(|e| EvalError::Target { target: format!("chain:{reference}"), message: e.to_string() })?;
             return Ok(Target::Chain { version, output_field: spec.output_field.clone() });
         }
         match &spec.model {

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use gantry_core::config::{parse, validate};
 use gantry_core::prompts::{self, parse_prompt, FileFormat};
+use gantry_core::ErrorInfo;
 use gantry_core::{Overrides, Service};
 use gantry_evals::runs::{Baseline, EvalError, Evaluation, NoProgress, Suite};
 use gantry_providers::{Capabilities, ChunkStream, Provider, ProviderError};
@@ -13,7 +14,6 @@ use gantry_types::{
     ChatChoice, ChatCompletion, ChatCompletionRequest, ChatMessage, DatasetItem, Embedding, EmbeddingRequest,
     EmbeddingResponse, EmbeddingUsage, EmbeddingVector, EvalRunStatus, FinishReason, ItemInput, Role,
 };
-use gantry_core::ErrorInfo;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,7 +129,8 @@ impl Fixture {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let raw = parse(CONFIG).unwrap();
-        let config = validate(raw, Overrides { data_dir: Some(dir.path().to_path_buf()), ..Overrides::default() }).unwrap();
+        let config =
+            validate(raw, Overrides { data_dir: Some(dir.path().to_path_buf()), ..Overrides::default() }).unwrap();
         let calculator = Arc::new(Calculator::default());
         let providers: HashMap<String, Arc<dyn Provider>> =
             HashMap::from([("fake".to_string(), calculator.clone() as Arc<dyn Provider>)]);
@@ -202,7 +203,11 @@ fn sum_item(a: i64, b: i64, expected: i64, note: Option<&str>) -> DatasetItem {
     if let Some(note) = note {
         vars.insert("note".into(), json!(note));
     }
-    DatasetItem { input: ItemInput::Variables(vars), expected: Some(json!(format!("#### {expected}"))), metadata: Map::new() }
+    DatasetItem {
+        input: ItemInput::Variables(vars),
+        expected: Some(json!(format!("#### {expected}"))),
+        metadata: Map::new(),
+    }
 }
 
 fn suite(extra: &str) -> Suite {
