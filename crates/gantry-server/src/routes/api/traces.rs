@@ -71,6 +71,7 @@ fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
         prompt: query.prompt.filter(|p| !p.is_empty()),
         status,
         since,
+        until: None,
     })
 }
 
