@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::rag::RagCommand,
     },
+    /// Versioned datasets: import, from traces, list, show, clean, stats, export.
+    Datasets {
+        #[command(subcommand)]
+        command: commands::datasets::DatasetsCommand,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
             Command::Chains { command } => commands::chains::run(&context, command).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
+            Command::Datasets { command } => commands::datasets::run(&context, command).await,
         }
     });
     match result {
