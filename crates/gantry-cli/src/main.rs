@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::rag::RagCommand,
     },
+    /// Versioned datasets: import, from traces, list, show, clean, stats, export.
+    Datasets {
+        #[command(subcommand)]
+        command: commands::datasets::DatasetsCommand,
+    },
     /// Eval runs: run a suite (the CI/CD gate), list, show and compare runs.
     Eval {
         #[command(subcommand)]
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
             Command::Eval { command } => commands::eval::run(&context, command).await,
+            Command::Datasets { command } => commands::datasets::run(&context, command).await,
         }
     });
     match result {

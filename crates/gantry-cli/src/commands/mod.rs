@@ -2,6 +2,7 @@
 
 pub mod chains;
 pub mod chat;
+pub mod datasets;
 pub mod eval;
 pub mod models;
 pub mod prompts;

@@ -4,7 +4,7 @@ use super::DatasetError;
 use gantry_core::prompts::{self, PromptVersion};
 use gantry_types::{ChatMessage, ItemInput, Role, StoredItem};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,12 @@ impl ExportFormat {
             other => Err(DatasetError::parameter(format!("format must be jsonl or chat, got '{other}'"), "format")),
         }
     }
+}
+
+/// One line of a chat export.
+#[derive(Serialize)]
+struct ChatLine<'a> {
+    messages: &'a [ChatMessage],
 }
 
 /// An export's text and counts.
@@ -67,7 +73,7 @@ pub fn export_items(items: &[StoredItem], format: ExportFormat, prompt: Option<&
             (ItemInput::Variables(_), None) => return Err(DatasetError::PromptRequired { index: stored.index }),
         };
         messages.push(ChatMessage::text(Role::Assistant, expected));
-        json_line(&mut out, &json!({"messages": messages}))?;
+        json_line(&mut out, &ChatLine { messages: &messages })?;
         exported += 1;
     }
     Ok(Export { text: out, exported, skipped_without_expected: skipped })

@@ -171,6 +171,7 @@ fn has_usage(chunk: &Value) -> bool {
 mod api;
 mod chains;
 mod collections;
+mod datasets;
 mod embedded;
 mod prompts;
 mod routing;

@@ -2,6 +2,7 @@
 
 pub mod chains;
 pub mod collections;
+pub mod datasets;
 pub mod evals;
 pub mod openapi;
 pub mod prompts;
