@@ -144,7 +144,15 @@ pub async fn run(ctx: &Context, command: TracesCommand) -> anyhow::Result<()> {
                 let config = ctx.load_config(None)?;
                 let store = gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?;
                 store
-                    .list_traces(&TraceFilter { limit: Some(limit), parent: None, model, prompt, status, since, until: None })
+                    .list_traces(&TraceFilter {
+                        limit: Some(limit),
+                        parent: None,
+                        model,
+                        prompt,
+                        status,
+                        since,
+                        until: None,
+                    })
                     .await?
             };
             let rows: Vec<Vec<String>> = traces.iter().map(row).collect();
