@@ -495,7 +495,11 @@ fn describe_distribution(out: &mut String, title: &str, d: &Distribution) {
         d.min, d.mean, d.median, d.p95, d.max
     ));
     let max = d.histogram.iter().map(|b| b.count).max().unwrap_or(0);
-    let labels: Vec<String> = d.histogram.iter().map(|b| format!("{}-{}", b.start, b.end - 1)).collect();
+    let labels: Vec<String> = d
+        .histogram
+        .iter()
+        .map(|b| if b.end - b.start == 1 { b.start.to_string() } else { format!("{}-{}", b.start, b.end - 1) })
+        .collect();
     let width = labels.iter().map(String::len).max().unwrap_or(0);
     for (label, bin) in labels.iter().zip(&d.histogram) {
         let bar = bar(bin.count, max);
