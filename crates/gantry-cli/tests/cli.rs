@@ -161,7 +161,7 @@ fn rag_ingest_query_list_and_delete() {
 }
 #[path = "cli/chains.rs"]
 mod chains;
-#[path = "cli/prompts.rs"]
-mod prompts;
 #[path = "cli/datasets.rs"]
 mod datasets;
+#[path = "cli/prompts.rs"]
+mod prompts;

@@ -23,8 +23,11 @@ pub trait DatasetStore: Send + Sync {
     /// the dataset on its first version.
     async fn create_dataset_version(&self, version: NewDatasetVersion<'_>) -> Result<DatasetVersionInfo, StoreError>;
     /// One version; `None` asks for the newest. `Ok(None)` when the dataset or version is missing.
-    async fn get_dataset_version(&self, name: &str, version: Option<u32>)
-        -> Result<Option<DatasetVersionInfo>, StoreError>;
+    async fn get_dataset_version(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<DatasetVersionInfo>, StoreError>;
     /// A dataset's versions, oldest first (empty when there is no such dataset).
     async fn list_dataset_versions(&self, name: &str) -> Result<Vec<DatasetVersionInfo>, StoreError>;
     /// Every dataset with its newest version, by name.

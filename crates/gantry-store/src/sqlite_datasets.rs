@@ -120,10 +120,11 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn list_dataset_versions(&self, name: &str) -> Result<Vec<DatasetVersionInfo>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM dataset_versions WHERE name = ? ORDER BY version"))
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM dataset_versions WHERE name = ? ORDER BY version"))
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(row_to_version).collect()
     }
 

@@ -146,7 +146,7 @@ async fn unusable_data_dir_is_a_clear_error() {
 
 #[path = "store/collections.rs"]
 mod collections;
-#[path = "store/registry.rs"]
-mod registry;
 #[path = "store/datasets.rs"]
 mod datasets;
+#[path = "store/registry.rs"]
+mod registry;

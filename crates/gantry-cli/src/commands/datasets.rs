@@ -153,7 +153,13 @@ impl Backend {
     }
 }
 
-async fn call(method: reqwest::Method, base: &str, path: &str, query: &[(&str, String)], body: Option<&Value>) -> anyhow::Result<Value> {
+async fn call(
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    query: &[(&str, String)],
+    body: Option<&Value>,
+) -> anyhow::Result<Value> {
     crate::remote::call(method, base, path, query, body).await
 }
 
@@ -164,14 +170,26 @@ fn version_query(version: Option<u32>) -> Vec<(&'static str, String)> {
 /// Runs a datasets subcommand.
 pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> {
     match command {
-        DatasetsCommand::Import { name, file, input_columns, messages_column, expected_column, metadata_columns, author: who, url } => {
+        DatasetsCommand::Import {
+            name,
+            file,
+            input_columns,
+            messages_column,
+            expected_column,
+            metadata_columns,
+            author: who,
+            url,
+        } => {
             datasets::validate_name(&name)?;
-            let format = FileFormat::from_path(&file)
-                .ok_or_else(|| anyhow!("{}: use a .jsonl or .csv file", file.display()))?;
+            let format =
+                FileFormat::from_path(&file).ok_or_else(|| anyhow!("{}: use a .jsonl or .csv file", file.display()))?;
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mapping = ColumnMapping { input_columns, messages_column, expected_column, metadata_columns };
             let items = datasets::parse_items(&bytes, format, &mapping).with_context(|| file.display().to_string())?;
-            let source = format!("import {}", file.file_name().map_or_else(|| file.display().to_string(), |f| f.to_string_lossy().into_owned()));
+            let source = format!(
+                "import {}",
+                file.file_name().map_or_else(|| file.display().to_string(), |f| f.to_string_lossy().into_owned())
+            );
             let who = author(who);
             let info: DatasetVersionInfo = match Backend::open(ctx, url).await? {
                 Backend::Local(store) => datasets::create_version(store.as_ref(), &name, &items, &source, &who).await?,
@@ -193,9 +211,18 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
                 .transpose()
             };
             let status = status
-                .map(|s| TraceStatus::parse(&s).ok_or_else(|| anyhow!("--status must be ok, error or cancelled, got '{s}'")))
+                .map(|s| {
+                    TraceStatus::parse(&s).ok_or_else(|| anyhow!("--status must be ok, error or cancelled, got '{s}'"))
+                })
                 .transpose()?;
-            let selection = TraceSelection { model, prompt, status, since: time("since", since)?, until: time("until", until)?, limit };
+            let selection = TraceSelection {
+                model,
+                prompt,
+                status,
+                since: time("since", since)?,
+                until: time("until", until)?,
+                limit,
+            };
             let who = author(who);
             let outcome: FromTracesOutcome = match Backend::open(ctx, url).await? {
                 Backend::Local(store) => datasets::from_traces(store.as_ref(), &name, &selection, &who).await?,
@@ -208,19 +235,31 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
             };
             println!(
                 "{}: created version {} ({} items from {} traces; {} skipped)",
-                outcome.version.name, outcome.version.version, outcome.version.items, outcome.traces_read, outcome.skipped
+                outcome.version.name,
+                outcome.version.version,
+                outcome.version.items,
+                outcome.traces_read,
+                outcome.skipped
             );
         }
         DatasetsCommand::List { url } => {
             let list: Vec<DatasetSummary> = match Backend::open(ctx, url).await? {
                 Backend::Local(store) => datasets::list(store.as_ref()).await?,
-                Backend::Remote(base) => {
-                    serde_json::from_value(call(reqwest::Method::GET, &base, "/api/datasets", &[], None).await?["data"].take())?
-                }
+                Backend::Remote(base) => serde_json::from_value(
+                    call(reqwest::Method::GET, &base, "/api/datasets", &[], None).await?["data"].take(),
+                )?,
             };
             let rows: Vec<Vec<String>> = list
                 .iter()
-                .map(|d| vec![d.name.clone(), d.latest_version.to_string(), d.items.to_string(), d.versions.to_string(), time(&d.updated_at)])
+                .map(|d| {
+                    vec![
+                        d.name.clone(),
+                        d.latest_version.to_string(),
+                        d.items.to_string(),
+                        d.versions.to_string(),
+                        time(&d.updated_at),
+                    ]
+                })
                 .collect();
             print!("{}", table::render(&["NAME", "LATEST", "ITEMS", "VERSIONS", "UPDATED (UTC)"], &rows));
         }
@@ -231,13 +270,16 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
                     let versions = datasets::versions(store.as_ref(), &name).await?;
                     let info = datasets::get_version(store.as_ref(), &name, version).await?;
                     let shown = match items {
-                        Some(n) => datasets::items_page(store.as_ref(), &name, Some(info.version), 0, Some(n)).await?.items,
+                        Some(n) => {
+                            datasets::items_page(store.as_ref(), &name, Some(info.version), 0, Some(n)).await?.items
+                        }
                         None => Vec::new(),
                     };
                     (versions, (info, shown))
                 }
                 Backend::Remote(base) => {
-                    let details = call(reqwest::Method::GET, &base, &format!("/api/datasets/{name}"), &[], None).await?;
+                    let details =
+                        call(reqwest::Method::GET, &base, &format!("/api/datasets/{name}"), &[], None).await?;
                     let versions: Vec<DatasetVersionInfo> = serde_json::from_value(details["versions"].clone())?;
                     let info = match version {
                         None => versions.last().cloned(),
@@ -247,7 +289,8 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
                     let shown: Vec<StoredItem> = match items {
                         Some(n) => {
                             let path = format!("/api/datasets/{name}/versions/{}/items", info.version);
-                            let page = call(reqwest::Method::GET, &base, &path, &[("limit", n.to_string())], None).await?;
+                            let page =
+                                call(reqwest::Method::GET, &base, &path, &[("limit", n.to_string())], None).await?;
                             serde_json::from_value(page["data"].clone())?
                         }
                         None => Vec::new(),
@@ -321,7 +364,9 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
             let (name, version) = datasets::parse_reference(&reference)?;
             let format_value = ExportFormat::parse(&format)?;
             let export: Export = match Backend::open(ctx, url).await? {
-                Backend::Local(store) => datasets::export(store.as_ref(), &name, version, format_value, prompt.as_deref()).await?,
+                Backend::Local(store) => {
+                    datasets::export(store.as_ref(), &name, version, format_value, prompt.as_deref()).await?
+                }
                 Backend::Remote(base) => {
                     let mut query = version_query(version);
                     query.push(("format", format.clone()));
@@ -332,7 +377,9 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
                 }
             };
             match &output {
-                Some(path) => std::fs::write(path, &export.text).with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => {
+                    std::fs::write(path, &export.text).with_context(|| format!("cannot write {}", path.display()))?
+                }
                 None => print!("{}", export.text),
             }
             let skipped = match export.skipped_without_expected {
@@ -355,7 +402,8 @@ async fn export_remote(base: &str, name: &str, query: &[(&str, String)]) -> anyh
         .await
         .with_context(|| format!("cannot reach {base}"))?;
     let status = response.status();
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
+    let header =
+        |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
     let (exported, skipped) = (header("x-gantry-exported"), header("x-gantry-skipped"));
     let text = response.text().await.context("the server's answer was cut off")?;
     if !status.is_success() {
@@ -369,7 +417,11 @@ fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn describe_version(versions: &[DatasetVersionInfo], info: &DatasetVersionInfo, items: &[StoredItem]) -> anyhow::Result<String> {
+fn describe_version(
+    versions: &[DatasetVersionInfo],
+    info: &DatasetVersionInfo,
+    items: &[StoredItem],
+) -> anyhow::Result<String> {
     let mut out = format!("{}@{}  ({} version(s))\n", info.name, info.version, versions.len());
     out.push_str(&format!("items:   {}\nsource:  {}\n", info.items, info.source));
     if let Some(parent) = info.parent_version {
@@ -413,11 +465,18 @@ fn describe_clean(outcome: &CleanOutcome) -> String {
         };
         out.push_str(&format!("  {:<22} {what}\n", step.step));
         for reason in &step.reasons {
-            let examples: Vec<String> = reason
-                .examples
-                .iter()
-                .map(|e| if e.detail.is_empty() { format!("#{}", e.index) } else { format!("#{} ({})", e.index, e.detail) })
-                .collect();
+            let examples: Vec<String> =
+                reason
+                    .examples
+                    .iter()
+                    .map(|e| {
+                        if e.detail.is_empty() {
+                            format!("#{}", e.index)
+                        } else {
+                            format!("#{} ({})", e.index, e.detail)
+                        }
+                    })
+                    .collect();
             out.push_str(&format!("    {}: {}  e.g. {}\n", reason.reason, reason.count, examples.join(", ")));
         }
     }
@@ -436,7 +495,11 @@ fn describe_distribution(out: &mut String, title: &str, d: &Distribution) {
         d.min, d.mean, d.median, d.p95, d.max
     ));
     let max = d.histogram.iter().map(|b| b.count).max().unwrap_or(0);
-    let labels: Vec<String> = d.histogram.iter().map(|b| format!("{}-{}", b.start, b.end - 1)).collect();
+    let labels: Vec<String> = d
+        .histogram
+        .iter()
+        .map(|b| if b.end - b.start == 1 { b.start.to_string() } else { format!("{}-{}", b.start, b.end - 1) })
+        .collect();
     let width = labels.iter().map(String::len).max().unwrap_or(0);
     for (label, bin) in labels.iter().zip(&d.histogram) {
         let bar = bar(bin.count, max);

@@ -57,7 +57,8 @@ pub struct Redacted {
 /// Every PII span in `text`, in order, none overlapping.
 pub fn detect(text: &str) -> Vec<PiiSpan> {
     let emails = emails(text);
-    let mut spans: Vec<PiiSpan> = emails.iter().map(|&(start, end)| PiiSpan { kind: PiiKind::Email, start, end }).collect();
+    let mut spans: Vec<PiiSpan> =
+        emails.iter().map(|&(start, end)| PiiSpan { kind: PiiKind::Email, start, end }).collect();
     // An e-mail's local part may be all digits; the address wins over a number inside it.
     spans.extend(numbers(text).into_iter().filter(|n| !emails.iter().any(|&(s, e)| n.start < e && s < n.end)));
     spans.sort_by_key(|s| s.start);
@@ -280,7 +281,8 @@ fn numbers(text: &str) -> Vec<PiiSpan> {
     let mut p = 0;
     while p < bytes.len() {
         let b = bytes[p];
-        let can_start = b.is_ascii_digit() || ((b == b'+' || b == b'(') && bytes.get(p + 1).is_some_and(u8::is_ascii_digit));
+        let can_start =
+            b.is_ascii_digit() || ((b == b'+' || b == b'(') && bytes.get(p + 1).is_some_and(u8::is_ascii_digit));
         if !can_start || !starts_cleanly(text, p) {
             p += 1;
             continue;

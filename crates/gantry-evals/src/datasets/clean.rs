@@ -58,10 +58,15 @@ impl CleanStep {
             CleanStep::NearDuplicates { threshold } => format!("near_duplicates({threshold})"),
             CleanStep::Empty => "empty".into(),
             CleanStep::Length { min_chars, max_chars, min_tokens, max_tokens } => {
-                let bounds: Vec<String> = [("min_chars", min_chars), ("max_chars", max_chars), ("min_tokens", min_tokens), ("max_tokens", max_tokens)]
-                    .iter()
-                    .filter_map(|(name, v)| v.map(|v| format!("{name}={v}")))
-                    .collect();
+                let bounds: Vec<String> = [
+                    ("min_chars", min_chars),
+                    ("max_chars", max_chars),
+                    ("min_tokens", min_tokens),
+                    ("max_tokens", max_tokens),
+                ]
+                .iter()
+                .filter_map(|(name, v)| v.map(|v| format!("{name}={v}")))
+                .collect();
                 format!("length({})", bounds.join(","))
             }
             CleanStep::RedactPii => "redact_pii".into(),
@@ -70,17 +75,26 @@ impl CleanStep {
 
     fn check(&self) -> Result<(), DatasetError> {
         match self {
-            CleanStep::NearDuplicates { threshold } if !(*threshold > 0.0 && *threshold <= 1.0) => Err(
-                DatasetError::parameter(format!("the near-duplicate threshold must be above 0 and at most 1, got {threshold}"), "threshold"),
-            ),
+            CleanStep::NearDuplicates { threshold } if !(*threshold > 0.0 && *threshold <= 1.0) => {
+                Err(DatasetError::parameter(
+                    format!("the near-duplicate threshold must be above 0 and at most 1, got {threshold}"),
+                    "threshold",
+                ))
+            }
             CleanStep::Length { min_chars, max_chars, min_tokens, max_tokens } => {
                 if [min_chars, max_chars, min_tokens, max_tokens].iter().all(|b| b.is_none()) {
-                    return Err(DatasetError::parameter("the length step needs a bound (min_chars, max_chars, min_tokens, max_tokens)", "steps"));
+                    return Err(DatasetError::parameter(
+                        "the length step needs a bound (min_chars, max_chars, min_tokens, max_tokens)",
+                        "steps",
+                    ));
                 }
                 for (min, max, unit) in [(min_chars, max_chars, "chars"), (min_tokens, max_tokens, "tokens")] {
                     if let (Some(min), Some(max)) = (min, max) {
                         if min > max {
-                            return Err(DatasetError::parameter(format!("min_{unit} {min} is above max_{unit} {max}"), "steps"));
+                            return Err(DatasetError::parameter(
+                                format!("min_{unit} {min} is above max_{unit} {max}"),
+                                "steps",
+                            ));
                         }
                     }
                 }
@@ -202,10 +216,30 @@ pub fn apply_steps(items: Working, steps: &[CleanStep]) -> Result<(Working, Vec<
                     let text = input_text(item);
                     let (chars, tokens) = (char_count(&text), token_count(&text));
                     let failed = [
-                        (min_chars.is_some_and(|m| chars < m), format!("fewer than {} characters", min_chars.unwrap_or(0)), chars, "characters"),
-                        (max_chars.is_some_and(|m| chars > m), format!("more than {} characters", max_chars.unwrap_or(0)), chars, "characters"),
-                        (min_tokens.is_some_and(|m| tokens < m), format!("fewer than {} tokens", min_tokens.unwrap_or(0)), tokens, "tokens"),
-                        (max_tokens.is_some_and(|m| tokens > m), format!("more than {} tokens", max_tokens.unwrap_or(0)), tokens, "tokens"),
+                        (
+                            min_chars.is_some_and(|m| chars < m),
+                            format!("fewer than {} characters", min_chars.unwrap_or(0)),
+                            chars,
+                            "characters",
+                        ),
+                        (
+                            max_chars.is_some_and(|m| chars > m),
+                            format!("more than {} characters", max_chars.unwrap_or(0)),
+                            chars,
+                            "characters",
+                        ),
+                        (
+                            min_tokens.is_some_and(|m| tokens < m),
+                            format!("fewer than {} tokens", min_tokens.unwrap_or(0)),
+                            tokens,
+                            "tokens",
+                        ),
+                        (
+                            max_tokens.is_some_and(|m| tokens > m),
+                            format!("more than {} tokens", max_tokens.unwrap_or(0)),
+                            tokens,
+                            "tokens",
+                        ),
                     ]
                     .into_iter()
                     .find(|(failed, ..)| *failed);
@@ -248,7 +282,11 @@ fn exact_duplicates(items: Working, reasons: &mut Reasons) -> Working {
         .into_iter()
         .filter(|(index, item)| match first.get(&exact_key(item)) {
             Some(kept) => {
-                reasons.add("same input and expected output as an earlier item", *index, format!("same as item {kept}"));
+                reasons.add(
+                    "same input and expected output as an earlier item",
+                    *index,
+                    format!("same as item {kept}"),
+                );
                 false
             }
             None => {
@@ -322,7 +360,12 @@ fn redact_item(item: &mut DatasetItem, found: &mut BTreeMap<PiiKind, usize>) {
 }
 
 /// Cleans `version` (default the newest) of `name` into a new version; the old one is untouched.
-pub async fn clean(store: &dyn Store, name: &str, request: &CleanRequest, author: &str) -> Result<CleanOutcome, DatasetError> {
+pub async fn clean(
+    store: &dyn Store,
+    name: &str,
+    request: &CleanRequest,
+    author: &str,
+) -> Result<CleanOutcome, DatasetError> {
     for step in &request.steps {
         step.check()?;
     }
@@ -331,14 +374,29 @@ pub async fn clean(store: &dyn Store, name: &str, request: &CleanRequest, author
     let working: Working = items.into_iter().map(|s| (s.index, s.item)).collect();
     let (kept, steps) = apply_steps(working, &request.steps)?;
     if kept.is_empty() {
-        return Err(DatasetError::Empty(format!("cleaning would remove all {} items of {name}@{}; nothing was stored", from.items, from.version)));
+        return Err(DatasetError::Empty(format!(
+            "cleaning would remove all {} items of {name}@{}; nothing was stored",
+            from.items, from.version
+        )));
     }
     let labels: Vec<String> = request.steps.iter().map(CleanStep::label).collect();
     let source = format!("clean of v{}: {}", from.version, labels.join(", "));
     let items: Vec<DatasetItem> = kept.into_iter().map(|(_, item)| item).collect();
     let version = store_version(store, name, &source, Some(from.version), author, &items).await?;
-    tracing::info!(dataset = name, from = from.version, version = version.version, items = items.len(), "dataset cleaned");
-    let report = CleanReport { name: name.to_string(), from_version: from.version, items_before: from.items, items_after: items.len() as u64, steps };
+    tracing::info!(
+        dataset = name,
+        from = from.version,
+        version = version.version,
+        items = items.len(),
+        "dataset cleaned"
+    );
+    let report = CleanReport {
+        name: name.to_string(),
+        from_version: from.version,
+        items_before: from.items,
+        items_after: items.len() as u64,
+        steps,
+    };
     Ok(CleanOutcome { version, report })
 }
 
@@ -404,10 +462,14 @@ mod tests {
         assert_eq!(err.code(), "invalid_parameter");
         let err = apply_steps(Vec::new(), &[CleanStep::NearDuplicates { threshold: 1.5 }]).unwrap_err();
         assert!(err.to_string().contains("threshold"), "{err}");
-        let err = apply_steps(Vec::new(), &[CleanStep::Length { min_chars: Some(9), max_chars: Some(3), min_tokens: None, max_tokens: None }])
-            .unwrap_err();
+        let err = apply_steps(
+            Vec::new(),
+            &[CleanStep::Length { min_chars: Some(9), max_chars: Some(3), min_tokens: None, max_tokens: None }],
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "min_chars 9 is above max_chars 3");
-        let parsed: CleanRequest = serde_json::from_value(json!({"steps": [{"step": "near_duplicates"}, {"step": "redact_pii"}]})).unwrap();
+        let parsed: CleanRequest =
+            serde_json::from_value(json!({"steps": [{"step": "near_duplicates"}, {"step": "redact_pii"}]})).unwrap();
         assert_eq!(parsed.steps[0], CleanStep::NearDuplicates { threshold: 0.8 });
     }
 }

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn codes_statuses_and_messages() {
         let e = DatasetError::InvalidFile { line: 3, message: "expected value".into() };
-        assert_eq!((e.code(), e.http_status(), e.to_string().as_str()), ("invalid_dataset_file", 400, "line 3: expected value"));
+        assert_eq!(
+            (e.code(), e.http_status(), e.to_string().as_str()),
+            ("invalid_dataset_file", 400, "line 3: expected value")
+        );
         let e = DatasetError::VersionNotFound { name: "qa".into(), version: 4 };
         assert_eq!((e.code(), e.http_status(), e.param()), ("dataset_version_not_found", 404, Some("version".into())));
         assert_eq!(DatasetError::NotFound("x".into()).http_status(), 404);

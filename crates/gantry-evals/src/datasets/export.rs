@@ -52,7 +52,11 @@ fn json_line(out: &mut String, value: &impl Serialize) -> Result<(), DatasetErro
 }
 
 /// Writes `items` in `format`; variables are rendered into messages with `prompt` for chat.
-pub fn export_items(items: &[StoredItem], format: ExportFormat, prompt: Option<&PromptVersion>) -> Result<Export, DatasetError> {
+pub fn export_items(
+    items: &[StoredItem],
+    format: ExportFormat,
+    prompt: Option<&PromptVersion>,
+) -> Result<Export, DatasetError> {
     let mut out = String::new();
     let (mut exported, mut skipped) = (0, 0);
     for stored in items {

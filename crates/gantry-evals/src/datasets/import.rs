@@ -74,7 +74,11 @@ impl FileFormat {
 }
 
 /// Every item of a file, or the first line that cannot be read.
-pub fn parse_items(bytes: &[u8], format: FileFormat, mapping: &ColumnMapping) -> Result<Vec<DatasetItem>, DatasetError> {
+pub fn parse_items(
+    bytes: &[u8],
+    format: FileFormat,
+    mapping: &ColumnMapping,
+) -> Result<Vec<DatasetItem>, DatasetError> {
     mapping.check()?;
     let text = utf8(bytes)?;
     let items = match format {
@@ -180,8 +184,9 @@ fn item_from_columns(
 /// A messages cell: a JSON array of messages (or its text), else plain text as one user message.
 fn messages(line: u64, column: &str, value: Value) -> Result<Vec<ChatMessage>, DatasetError> {
     let value = match value {
-        Value::String(text) if text.trim_start().starts_with('[') => serde_json::from_str(&text)
-            .map_err(|e| DatasetError::InvalidFile { line, message: format!("column '{column}': {}", json_message(&e)) })?,
+        Value::String(text) if text.trim_start().starts_with('[') => serde_json::from_str(&text).map_err(|e| {
+            DatasetError::InvalidFile { line, message: format!("column '{column}': {}", json_message(&e)) }
+        })?,
         Value::String(text) => return Ok(vec![ChatMessage::text(Role::User, text)]),
         other => other,
     };
@@ -264,7 +269,9 @@ mod tests {
         assert_eq!(items[0].expected, Some(json!("4")));
         assert_eq!(items[0].metadata["topic"], "math");
         assert!(matches!(&items[1].input, ItemInput::Messages(m) if m[0].text_content() == "hi"));
-        assert!(matches!(&items[2].input, ItemInput::Messages(m) if m[0].role == Role::User && m[0].text_content() == "plain text"));
+        assert!(
+            matches!(&items[2].input, ItemInput::Messages(m) if m[0].role == Role::User && m[0].text_content() == "plain text")
+        );
     }
 
     #[test]
@@ -278,9 +285,16 @@ mod tests {
         assert_eq!(err.to_string(), "line 1: expected a JSON object");
         let err = jsonl("{\"input\": 42}").unwrap_err();
         assert!(err.to_string().contains("input must be a list of messages"), "{err}");
-        let err = parse_items(b"{\"input\": \"ok\"}\n{\"input\": \"caf\xE9\"}\n", FileFormat::Jsonl, &ColumnMapping::default())
-            .unwrap_err();
-        assert_eq!((err.code(), err.to_string().as_str()), ("invalid_encoding", "line 2: the file is not valid UTF-8 text; convert it to UTF-8 first"));
+        let err = parse_items(
+            b"{\"input\": \"ok\"}\n{\"input\": \"caf\xE9\"}\n",
+            FileFormat::Jsonl,
+            &ColumnMapping::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.code(), err.to_string().as_str()),
+            ("invalid_encoding", "line 2: the file is not valid UTF-8 text; convert it to UTF-8 first")
+        );
         assert_eq!(jsonl("\n  \n").unwrap_err().code(), "empty_dataset");
     }
 
@@ -304,10 +318,12 @@ mod tests {
             }
         );
         assert_eq!(items[1].expected, None);
-        let err = parse_items(b"{\"question\": \"q\", \"context\": \"c\", \"category\": \"x\"}", FileFormat::Jsonl, &mapping)
-            .unwrap_err();
+        let err =
+            parse_items(b"{\"question\": \"q\", \"context\": \"c\", \"category\": \"x\"}", FileFormat::Jsonl, &mapping)
+                .unwrap_err();
         assert_eq!(err.to_string(), "line 1: column 'answer' is missing");
-        let both = ColumnMapping { messages_column: Some("m".into()), input_columns: vec!["q".into()], ..Default::default() };
+        let both =
+            ColumnMapping { messages_column: Some("m".into()), input_columns: vec!["q".into()], ..Default::default() };
         assert_eq!(parse_items(b"{}", FileFormat::Jsonl, &both).unwrap_err().code(), "invalid_column_mapping");
     }
 
@@ -318,7 +334,9 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(
             items[0].input,
-            ItemInput::Variables(json!({"question": "What is 2+2, really?", "category": "math"}).as_object().unwrap().clone())
+            ItemInput::Variables(
+                json!({"question": "What is 2+2, really?", "category": "math"}).as_object().unwrap().clone()
+            )
         );
         assert_eq!((items[0].expected.clone(), items[1].expected.clone()), (Some(json!("4")), None));
 

@@ -42,9 +42,8 @@ fn sketch(text: &str) -> Sketch {
     } else {
         words.windows(SHINGLE_WORDS).map(|w| fnv1a(w.join(" ").as_bytes())).collect()
     };
-    let signature = (0..HASHES as u64)
-        .map(|seed| shingles.iter().map(|&s| mix(s ^ mix(seed))).min().unwrap_or(u64::MAX))
-        .collect();
+    let signature =
+        (0..HASHES as u64).map(|seed| shingles.iter().map(|&s| mix(s ^ mix(seed))).min().unwrap_or(u64::MAX)).collect();
     Sketch { shingles, signature }
 }
 

@@ -13,13 +13,18 @@ mod stats;
 pub mod text;
 mod traces;
 
-pub use clean::{apply_steps, clean, CleanOutcome, CleanReport, CleanRequest, CleanStep, Example, Reason, StepReport, DEFAULT_NEAR_DUPLICATE_THRESHOLD};
+pub use clean::{
+    apply_steps, clean, CleanOutcome, CleanReport, CleanRequest, CleanStep, Example, Reason, StepReport,
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+};
 pub use error::DatasetError;
 pub use export::{export_items, Export, ExportFormat};
 pub use import::{parse_items, ColumnMapping, FileFormat};
 pub use minhash::near_duplicates;
 pub use stats::{compute_stats, Bin, DatasetStats, Distribution, LabelCount, LabelCounts, NO_LABEL};
-pub use traces::{from_traces, from_traces_screened, item_from_trace, FromTracesOutcome, KeepAll, TraceScreen, TraceSelection};
+pub use traces::{
+    from_traces, from_traces_screened, item_from_trace, FromTracesOutcome, KeepAll, TraceScreen, TraceSelection,
+};
 
 use gantry_store::{NewDatasetVersion, Store};
 use gantry_types::{DatasetItem, DatasetSummary, DatasetVersionInfo, StoredItem};
@@ -46,7 +51,10 @@ pub fn validate_name(name: &str) -> Result<(), DatasetError> {
 pub fn parse_version(text: &str) -> Result<u32, DatasetError> {
     match text.parse::<u32>() {
         Ok(v) if v > 0 => Ok(v),
-        _ => Err(DatasetError::parameter(format!("version must be a version number (1, 2, ...), got '{text}'"), "version")),
+        _ => Err(DatasetError::parameter(
+            format!("version must be a version number (1, 2, ...), got '{text}'"),
+            "version",
+        )),
     }
 }
 
@@ -61,7 +69,11 @@ pub fn parse_reference(text: &str) -> Result<(String, Option<u32>), DatasetError
 }
 
 /// One version (`None`: the newest), or why there is none.
-pub async fn get_version(store: &dyn Store, name: &str, version: Option<u32>) -> Result<DatasetVersionInfo, DatasetError> {
+pub async fn get_version(
+    store: &dyn Store,
+    name: &str,
+    version: Option<u32>,
+) -> Result<DatasetVersionInfo, DatasetError> {
     validate_name(name)?;
     if let Some(info) = store.get_dataset_version(name, version).await? {
         return Ok(info);

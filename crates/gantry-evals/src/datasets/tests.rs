@@ -23,9 +23,17 @@ const FILE: &str = concat!(
 async fn import_clean_stats_and_export_keep_versions_apart() {
     let (_dir, store) = store().await;
     let store = store.as_ref();
-    let v1 = import(store, "support", FILE.as_bytes(), FileFormat::Jsonl, &ColumnMapping::default(), "import support.jsonl", "ada")
-        .await
-        .unwrap();
+    let v1 = import(
+        store,
+        "support",
+        FILE.as_bytes(),
+        FileFormat::Jsonl,
+        &ColumnMapping::default(),
+        "import support.jsonl",
+        "ada",
+    )
+    .await
+    .unwrap();
     assert_eq!((v1.version, v1.items, v1.source.as_str()), (1, 4, "import support.jsonl"));
 
     let request = CleanRequest {
@@ -68,22 +76,34 @@ async fn failures_store_nothing_and_say_why() {
     let (_dir, store) = store().await;
     let store = store.as_ref();
     let broken = format!("{FILE}{{\"input\": \"x\"\n");
-    let err = import(store, "s", broken.as_bytes(), FileFormat::Jsonl, &ColumnMapping::default(), "f", "a").await.unwrap_err();
+    let err = import(store, "s", broken.as_bytes(), FileFormat::Jsonl, &ColumnMapping::default(), "f", "a")
+        .await
+        .unwrap_err();
     assert_eq!((err.code(), err.http_status()), ("invalid_dataset_file", 400));
     assert!(err.to_string().starts_with("line 5: "), "{err}");
     assert!(list(store).await.unwrap().is_empty());
 
     assert_eq!(load_items(store, "s", None).await.unwrap_err().code(), "dataset_not_found");
-    create_version(store, "s", &parse_items(FILE.as_bytes(), FileFormat::Jsonl, &ColumnMapping::default()).unwrap(), "x", "a")
-        .await
-        .unwrap();
+    create_version(
+        store,
+        "s",
+        &parse_items(FILE.as_bytes(), FileFormat::Jsonl, &ColumnMapping::default()).unwrap(),
+        "x",
+        "a",
+    )
+    .await
+    .unwrap();
     let err = load_items(store, "s", Some(9)).await.unwrap_err();
     assert_eq!((err.code(), err.to_string().as_str()), ("dataset_version_not_found", "dataset 's' has no version 9"));
     assert_eq!(validate_name("a/b").unwrap_err().code(), "invalid_dataset_name");
     assert_eq!(parse_reference("qa@3").unwrap(), ("qa".to_string(), Some(3)));
     assert_eq!(parse_reference("qa@x").unwrap_err().code(), "invalid_parameter");
 
-    let all = CleanRequest { version: Some(1), steps: vec![CleanStep::Length { min_chars: Some(1000), max_chars: None, min_tokens: None, max_tokens: None }], author: None };
+    let all = CleanRequest {
+        version: Some(1),
+        steps: vec![CleanStep::Length { min_chars: Some(1000), max_chars: None, min_tokens: None, max_tokens: None }],
+        author: None,
+    };
     assert_eq!(clean(store, "s", &all, "a").await.unwrap_err().code(), "empty_dataset");
     assert_eq!(versions(store, "s").await.unwrap().len(), 1, "a failed clean stores nothing");
 
@@ -148,7 +168,10 @@ async fn traces_become_items_with_their_origin() {
     assert_eq!(text::input_text(&items[0].item), "new question");
     assert_eq!(items[0].item.expected, Some(json!("new answer")));
     assert_eq!(items[0].item.metadata["trace_id"], json!(traces[1].id.to_string()));
-    assert_eq!((items[0].item.metadata["model"].as_str(), items[0].item.metadata["prompt"].as_str()), (Some("m1"), Some("qa")));
+    assert_eq!(
+        (items[0].item.metadata["model"].as_str(), items[0].item.metadata["prompt"].as_str()),
+        (Some("m1"), Some("qa"))
+    );
 
     let window = TraceSelection {
         since: Some(Utc::now() - Duration::minutes(4)),
@@ -160,7 +183,8 @@ async fn traces_become_items_with_their_origin() {
     let texts: Vec<String> = items.iter().map(|i| text::input_text(&i.item)).collect();
     assert_eq!(texts, vec!["other model", "new question"]);
 
-    let limited = from_traces(store, "live", &TraceSelection { limit: Some(1), ..Default::default() }, "a").await.unwrap();
+    let limited =
+        from_traces(store, "live", &TraceSelection { limit: Some(1), ..Default::default() }, "a").await.unwrap();
     assert_eq!(limited.version.items, 1);
     let none = TraceSelection { model: Some("nobody".into()), ..Default::default() };
     assert_eq!(from_traces(store, "live", &none, "a").await.unwrap_err().code(), "empty_dataset");

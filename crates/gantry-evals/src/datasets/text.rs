@@ -7,9 +7,7 @@ use serde_json::Value;
 /// The input as plain text: message contents, or variable values (in name order), one a line.
 pub fn input_text(item: &DatasetItem) -> String {
     match &item.input {
-        ItemInput::Messages(messages) => {
-            messages.iter().map(|m| m.text_content()).collect::<Vec<_>>().join("\n")
-        }
+        ItemInput::Messages(messages) => messages.iter().map(|m| m.text_content()).collect::<Vec<_>>().join("\n"),
         ItemInput::Variables(vars) => {
             let mut names: Vec<&String> = vars.keys().collect();
             names.sort();

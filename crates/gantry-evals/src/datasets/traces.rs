@@ -5,7 +5,9 @@ use super::{store_version, DatasetError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gantry_store::{Store, MAX_LIST_LIMIT};
-use gantry_types::{ChatMessage, DatasetItem, DatasetVersionInfo, ItemInput, TraceFilter, TraceKind, TraceRecord, TraceStatus};
+use gantry_types::{
+    ChatMessage, DatasetItem, DatasetVersionInfo, ItemInput, TraceFilter, TraceKind, TraceRecord, TraceStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 

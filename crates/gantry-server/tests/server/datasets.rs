@@ -52,9 +52,15 @@ async fn versions_pages_stats_clean_and_export() {
     let clean = json!({"steps": [{"step": "exact_duplicates"}, {"step": "redact_pii"}], "author": "bo"});
     let (status, outcome) = send(&server, "/api/datasets/support/clean", &clean).await;
     assert_eq!(status, StatusCode::CREATED, "{outcome}");
-    assert_eq!((outcome["version"]["version"].as_u64(), outcome["version"]["parent_version"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (outcome["version"]["version"].as_u64(), outcome["version"]["parent_version"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(outcome["report"]["steps"][0]["removed"], 1);
-    assert_eq!(outcome["report"]["steps"][0]["reasons"][0]["examples"][0], json!({"index": 2, "detail": "same as item 1"}));
+    assert_eq!(
+        outcome["report"]["steps"][0]["reasons"][0]["examples"][0],
+        json!({"index": 2, "detail": "same as item 1"})
+    );
     assert_eq!(outcome["report"]["steps"][1]["changed"], 2);
     let (_, page) = server.get("/api/datasets/support/versions/2/items").await;
     assert_eq!(page["data"][0]["input"][0]["content"], "My card <CREDIT_CARD_1> was charged twice");
@@ -107,7 +113,10 @@ async fn bad_input_is_refused_and_stores_nothing() {
     }
     send(&server, "/api/datasets/s/versions", &json!({"jsonl": JSONL})).await;
     let (status, body) = server.get("/api/datasets/s/versions/7/items").await;
-    assert_eq!((status, openai_error(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("dataset_version_not_found")));
+    assert_eq!(
+        (status, openai_error(&body)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("dataset_version_not_found"))
+    );
     let (status, body) = server.get("/api/datasets/s/versions/1/items?limit=5000").await;
     assert_eq!((status, openai_error(&body)["param"].as_str()), (StatusCode::BAD_REQUEST, Some("limit")));
     for (body, code) in [
@@ -129,7 +138,8 @@ async fn bad_input_is_refused_and_stores_nothing() {
 
 #[tokio::test]
 async fn traced_calls_become_a_dataset() {
-    let upstream = MockUpstream::start(Flavor::OpenAi, vec![Reply::text("Paris.", 5, 2), Reply::text("Berlin.", 5, 2)]).await;
+    let upstream =
+        MockUpstream::start(Flavor::OpenAi, vec![Reply::text("Paris.", 5, 2), Reply::text("Berlin.", 5, 2)]).await;
     let config = mock_config(
         &[("up", &upstream)],
         "[[models]]\nname = \"geo\"\ntargets = [{ provider = \"up\", model = \"gpt-x\" }]\n",
@@ -145,7 +155,8 @@ async fn traced_calls_become_a_dataset() {
         server.trace(id).await;
     }
     let (status, outcome) =
-        send(&server, "/api/datasets/geo-live/from-traces", &json!({"model": "geo", "status": "ok", "author": "ops"})).await;
+        send(&server, "/api/datasets/geo-live/from-traces", &json!({"model": "geo", "status": "ok", "author": "ops"}))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{outcome}");
     assert_eq!((outcome["version"]["items"].as_u64(), outcome["traces_read"].as_u64()), (Some(2), Some(2)));
     let (_, page) = server.get("/api/datasets/geo-live/versions/1/items").await;

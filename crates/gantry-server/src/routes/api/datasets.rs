@@ -9,11 +9,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use gantry_evals::datasets::{
     self, CleanOutcome, CleanRequest, ColumnMapping, DatasetError, DatasetStats, ExportFormat, FileFormat,
     FromTracesOutcome, TraceSelection,
 };
-use chrono::{DateTime, Utc};
 use gantry_types::{DatasetItem, DatasetVersionInfo, TraceStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -82,11 +82,12 @@ fn version_of(text: Option<&str>) -> Result<Option<u32>, DatasetError> {
     text.filter(|t| !t.is_empty()).map(datasets::parse_version).transpose()
 }
 
-fn number(text: Option<&str>, param: &'static str) -> Result<Option<u64>, ApiError> {
+fn number(text: Option<&str>, param: &'static str) -> Result<Option<u64>, DatasetError> {
     match text.filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(t) => t.parse::<u64>().map(Some).map_err(|_| {
-            ApiError::bad_request("invalid_parameter", format!("{param} must be a whole number, got '{t}'"), Some(param))
+        Some(t) => t.parse::<u64>().map(Some).map_err(|_| DatasetError::InvalidParameter {
+            message: format!("{param} must be a whole number, got '{t}'"),
+            param,
         }),
     }
 }
