@@ -165,3 +165,5 @@ mod chains;
 mod datasets;
 #[path = "cli/prompts.rs"]
 mod prompts;
+#[path = "cli/eval.rs"]
+mod eval;
