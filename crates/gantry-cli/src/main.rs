@@ -72,6 +72,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::rag::RagCommand,
     },
+    /// User feedback on traces: add, list, summarise by prompt version or model.
+    Feedback {
+        #[command(subcommand)]
+        command: commands::feedback::FeedbackCommand,
+    },
+    /// Human review queues: create from a rubric, add traces, claim, score, export.
+    Review {
+        #[command(subcommand)]
+        command: commands::review::ReviewCommand,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -108,6 +118,8 @@ fn main() -> ExitCode {
             Command::Chains { command } => commands::chains::run(&context, command).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
+            Command::Feedback { command } => commands::feedback::run(&context, command).await,
+            Command::Review { command } => commands::review::run(&context, command).await,
         }
     });
     match result {

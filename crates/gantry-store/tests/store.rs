@@ -148,3 +148,7 @@ async fn unusable_data_dir_is_a_clear_error() {
 mod collections;
 #[path = "store/registry.rs"]
 mod registry;
+#[path = "store/feedback.rs"]
+mod feedback;
+#[path = "store/review.rs"]
+mod review;

@@ -172,5 +172,6 @@ mod api;
 mod chains;
 mod collections;
 mod embedded;
+mod feedback;
 mod prompts;
 mod routing;

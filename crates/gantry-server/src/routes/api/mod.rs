@@ -2,8 +2,10 @@
 
 pub mod chains;
 pub mod collections;
+pub mod feedback;
 pub mod openapi;
 pub mod prompts;
+pub mod review;
 pub mod traces;
 
 use gantry_core::prompts::API_AUTHOR;
