@@ -163,3 +163,5 @@ fn rag_ingest_query_list_and_delete() {
 mod chains;
 #[path = "cli/prompts.rs"]
 mod prompts;
+#[path = "cli/review.rs"]
+mod review;

@@ -42,7 +42,7 @@ pub enum ReviewError {
     #[error("item {id} was already reviewed by {reviewer}")]
     AlreadyReviewed { id: Uuid, reviewer: String },
     /// Another reviewer holds the item.
-    #[error("item {id} is claimed by {reviewer} until {}", until.to_rfc3339())]
+    #[error("item {id} is claimed by {reviewer} until {}", .until.to_rfc3339())]
     ClaimedByOther { id: Uuid, reviewer: String, until: DateTime<Utc> },
     /// Scores that do not fit the rubric; `criterion` names the first one at fault.
     #[error("{message}")]

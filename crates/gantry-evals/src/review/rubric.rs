@@ -298,7 +298,8 @@ mod tests {
 
         std::fs::write(&toml, "[[criteria]]\nname = \"x\"\nscale = { type = \"stars\" }\n").unwrap();
         let err = read_rubric_file(&toml).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{}: field 'criteria[0].scale'", toml.display())) && err.contains("stars"), "{err}");
+        assert!(err.starts_with(&format!("{}: field 'criteria[0].scale.type'", toml.display())), "{err}");
+        assert!(err.contains("unknown variant `stars`, expected one of `numeric`, `boolean`, `categories`"), "{err}");
         std::fs::write(&toml, "criteria = []\n").unwrap();
         let err = read_rubric_file(&toml).unwrap_err().to_string();
         assert!(err.ends_with("a rubric has 1 to 50 criteria, got 0 (criteria)"), "{err}");

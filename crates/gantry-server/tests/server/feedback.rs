@@ -19,46 +19,58 @@ fn two_models(mock: &MockUpstream) -> String {
     )
 }
 
-impl TestServer {
-    /// Makes a chat call, waits for its trace to be written, returns the trace id.
-    async fn traced_chat(&self, body: &Value) -> String {
-        let response = self.chat(body).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let id = trace_id(&response);
-        self.trace(&id).await;
-        id
-    }
+// Helpers are free functions, not `impl TestServer` methods, so they cannot clash with
+// methods other test modules add.
 
-    /// Posts feedback and returns the status with the body.
-    async fn feedback(&self, trace: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self.post(&format!("/api/traces/{trace}/feedback"), body).await;
-        let status = response.status();
-        (status, response.json().await.unwrap())
-    }
+/// Makes a chat call, waits for its trace to be written, returns the trace id.
+async fn traced_chat(server: &TestServer, body: &Value) -> String {
+    let response = server.chat(body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let id = trace_id(&response);
+    server.trace(&id).await;
+    id
+}
 
-    /// Checks an error response's status, code and param.
-    async fn expect_error(&self, response: reqwest::Response, status: StatusCode, code: &str, param: Option<&str>) -> Value {
-        let (got, error) = error_of(response).await;
-        assert_eq!((got, error["code"].as_str(), error["param"].as_str()), (status, Some(code), param), "{error}");
-        error
-    }
+/// Posts feedback and returns the status with the body.
+async fn post_feedback(server: &TestServer, trace: &str, body: &Value) -> (StatusCode, Value) {
+    let response = server.post(&format!("/api/traces/{trace}/feedback"), body).await;
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// Checks an error response's status, code and param; returns the error object.
+async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str, param: Option<&str>) -> Value {
+    let (got, error) = error_of(response).await;
+    assert_eq!((got, error["code"].as_str(), error["param"].as_str()), (status, Some(code), param), "{error}");
+    error
+}
+
+/// GETs `path`, checks it answered 200 and returns the body.
+async fn get_ok(server: &TestServer, path: String) -> Value {
+    let (status, body) = server.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+/// POSTs an owned body to an owned path (for closures building both).
+async fn post_owned(server: &TestServer, path: String, body: Value) -> reqwest::Response {
+    server.post(&path, &body).await
 }
 
 #[tokio::test]
 async fn feedback_on_a_real_call_round_trips() {
     let mock = MockUpstream::start(Flavor::OpenAi, vec![Reply::text("Paris.", 8, 2)]).await;
     let server = TestServer::start(&two_models(&mock)).await;
-    let trace = server.traced_chat(&json!({"model": "gpt", "messages": user("Capital of France?")})).await;
+    let trace = traced_chat(&server, &json!({"model": "gpt", "messages": user("Capital of France?")})).await;
 
-    let (status, thumbs) = server.feedback(&trace, &json!({"name": "thumbs", "value": true})).await;
+    let (status, thumbs) = post_feedback(&server, &trace, &json!({"name": "thumbs", "value": true})).await;
     assert_eq!(status, StatusCode::CREATED, "{thumbs}");
     assert_eq!((thumbs["trace_id"].as_str(), thumbs["value"].clone()), (Some(trace.as_str()), json!(true)));
     assert_eq!(thumbs["author"], "api", "the API records itself when no author is named");
-    let (status, rating) = server
-        .feedback(&trace, &json!({"name": "rating", "value": 4, "comment": "short and right", "author": "ana"}))
+    let (status, rating) = post_feedback(&server, &trace, &json!({"name": "rating", "value": 4, "comment": "short and right", "author": "ana"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{rating}");
-    let (status, category) = server.feedback(&trace, &json!({"name": "category", "value": "geography"})).await;
+    let (status, category) = post_feedback(&server, &trace, &json!({"name": "category", "value": "geography"})).await;
     assert_eq!(status, StatusCode::CREATED, "{category}");
 
     let (status, listed) = server.get(&format!("/api/traces/{trace}/feedback")).await;
@@ -81,7 +93,7 @@ async fn feedback_on_a_real_call_round_trips() {
         (json!({"name": "thumbs", "value": true, "mood": "happy"}), "invalid_request", "mood"),
     ];
     for (body, code, param) in cases {
-        let error = server.expect_error(server.post(&path, &body).await, StatusCode::BAD_REQUEST, code, Some(param)).await;
+        let error = expect_error(server.post(&path, &body).await, StatusCode::BAD_REQUEST, code, Some(param)).await;
         if body["value"].is_null() && body.get("value").is_some() {
             assert!(
                 error["message"].as_str().unwrap().contains("expected true, false, a number or a category string"),
@@ -91,11 +103,11 @@ async fn feedback_on_a_real_call_round_trips() {
     }
     let ghost = "0190a5c4-1f2e-7000-8000-000000000000";
     let response = server.post(&format!("/api/traces/{ghost}/feedback"), &json!({"name": "thumbs", "value": true})).await;
-    server.expect_error(response, StatusCode::NOT_FOUND, "trace_not_found", None).await;
+    expect_error(response, StatusCode::NOT_FOUND, "trace_not_found", None).await;
     let (status, body) = server.get(&format!("/api/traces/{ghost}/feedback")).await;
     assert_eq!((status, openai_error(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("trace_not_found")));
     let response = server.post("/api/traces/not-a-uuid/feedback", &json!({"name": "thumbs", "value": true})).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("id")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("id")).await;
     // Nothing was stored by the failures.
     let (_, listed) = server.get(&path).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 3);
@@ -110,14 +122,14 @@ async fn summaries_group_feedback_by_model_and_by_prompt_version() {
                         "messages": [{"role": "system", "content": "Help {{ who }}."}]});
     assert_eq!(server.post("/api/prompts", &prompt).await.status(), StatusCode::CREATED);
     let vars = json!({"variables": {"who": "Ada"}});
-    let support_1 = server.traced_chat(&json!({"model": "prompt:support", "messages": user("hi"), "gantry": vars})).await;
+    let support_1 = traced_chat(&server, &json!({"model": "prompt:support", "messages": user("hi"), "gantry": vars})).await;
     let mut v2 = prompt.clone();
     v2["messages"][0]["content"] = json!("Be brief with {{ who }}.");
     assert_eq!(server.post("/api/prompts", &v2).await.status(), StatusCode::CREATED);
     let support_2 =
-        server.traced_chat(&json!({"model": "prompt:support@2", "messages": user("hi"), "gantry": vars})).await;
-    let plain_gpt = server.traced_chat(&json!({"model": "gpt", "messages": user("hi")})).await;
-    let mini = server.traced_chat(&json!({"model": "mini", "messages": user("hi")})).await;
+        traced_chat(&server, &json!({"model": "prompt:support@2", "messages": user("hi"), "gantry": vars})).await;
+    let plain_gpt = traced_chat(&server, &json!({"model": "gpt", "messages": user("hi")})).await;
+    let mini = traced_chat(&server, &json!({"model": "mini", "messages": user("hi")})).await;
 
     for (trace, name, value) in [
         (&support_1, "thumbs", json!(true)),
@@ -131,7 +143,7 @@ async fn summaries_group_feedback_by_model_and_by_prompt_version() {
         (&mini, "category", json!("billing")),
         (&mini, "category", json!("refund")),
     ] {
-        let (status, body) = server.feedback(trace, &json!({"name": name, "value": value})).await;
+        let (status, body) = post_feedback(&server, trace, &json!({"name": name, "value": value})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
@@ -167,7 +179,7 @@ async fn summaries_group_feedback_by_model_and_by_prompt_version() {
     let (_, default) = server.get("/api/feedback/summary").await;
     assert_eq!(default["group_by"], "model", "model is the default grouping");
     let response = server.http.get(server.url("/api/feedback/summary?group_by=provider")).send().await.unwrap();
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("group_by")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("group_by")).await;
     server.shutdown().await;
 }
 
@@ -188,7 +200,7 @@ fn rubric_queue(name: &str) -> Value {
 async fn a_review_queue_from_creation_to_dataset_export() {
     let mock = MockUpstream::start(Flavor::OpenAi, vec![Reply::text("The answer is 5.", 6, 4)]).await;
     let server = TestServer::start(&two_models(&mock)).await;
-    let trace = server.traced_chat(&json!({"model": "gpt", "messages": user("What is 2+2?")})).await;
+    let trace = traced_chat(&server, &json!({"model": "gpt", "messages": user("What is 2+2?")})).await;
 
     let response = server.post("/api/review/queues", &rubric_queue("answers")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -196,7 +208,7 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     assert_eq!(created["counts"], json!({"pending": 0, "claimed": 0, "done": 0}));
     assert_eq!(created["rubric"]["criteria"][0]["scale"], json!({"type": "numeric", "min": 1.0, "max": 5.0}));
     let response = server.post("/api/review/queues", &rubric_queue("answers")).await;
-    server.expect_error(response, StatusCode::CONFLICT, "review_queue_exists", Some("name")).await;
+    expect_error(response, StatusCode::CONFLICT, "review_queue_exists", Some("name")).await;
 
     // Items from a trace, and raw ones.
     let response = server
@@ -218,7 +230,7 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
 
     // Claims: oldest first, the same reviewer gets theirs back, none left is {"item": null}.
-    let next = |reviewer: &str| server.get_ok(format!("/api/review/queues/answers/next?reviewer={reviewer}"));
+    let next = |reviewer: &str| get_ok(&server, format!("/api/review/queues/answers/next?reviewer={reviewer}"));
     let ana = next("ana").await;
     assert_eq!((ana["item"]["id"].as_str(), ana["item"]["status"].as_str()), (Some(ids[0].as_str()), Some("claimed")));
     assert_eq!(ana["item"]["claimed_by"], "ana");
@@ -231,12 +243,12 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     assert_eq!(shown["instructions"], "Score every answer.");
 
     // Submissions.
-    let submit = |id: &str, body: Value| server.post_owned(format!("/api/review/queues/answers/items/{id}/review"), body);
+    let submit = |id: &str, body: Value| post_owned(&server, format!("/api/review/queues/answers/items/{id}/review"), body);
     let good = json!({"reviewer": "ana", "scores": {"helpful": 2, "correct": false, "tone": "neutral"},
                       "correction": "The answer is 4.", "comment": "arithmetic"});
     let mut as_bo = good.clone();
     as_bo["reviewer"] = json!("bo");
-    let error = server.expect_error(submit(&ids[0], as_bo).await, StatusCode::CONFLICT, "item_claimed", None).await;
+    let error = expect_error(submit(&ids[0], as_bo).await, StatusCode::CONFLICT, "item_claimed", None).await;
     assert!(error["message"].as_str().unwrap().contains("claimed by ana until"), "{error}");
     for (scores, param, message) in [
         (json!({"helpful": 6, "correct": false, "tone": "neutral"}), "scores.helpful", "must be a whole number from 1 to 5, got 6"),
@@ -246,7 +258,7 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     ] {
         let mut body = good.clone();
         body["scores"] = scores;
-        let error = server.expect_error(submit(&ids[0], body).await, StatusCode::BAD_REQUEST, "invalid_scores", Some(param)).await;
+        let error = expect_error(submit(&ids[0], body).await, StatusCode::BAD_REQUEST, "invalid_scores", Some(param)).await;
         assert!(error["message"].as_str().unwrap().contains(message), "{error}");
     }
     let response = submit(&ids[0], good.clone()).await;
@@ -254,12 +266,12 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     let reviewed: Value = response.json().await.unwrap();
     assert_eq!((reviewed["item"]["status"].as_str(), reviewed["review"]["reviewer"].as_str()), (Some("done"), Some("ana")));
     assert_eq!(reviewed["review"]["scores"], json!({"correct": false, "helpful": 2, "tone": "neutral"}));
-    server.expect_error(submit(&ids[0], good.clone()).await, StatusCode::CONFLICT, "item_already_reviewed", None).await;
+    expect_error(submit(&ids[0], good.clone()).await, StatusCode::CONFLICT, "item_already_reviewed", None).await;
     let bo_review = json!({"reviewer": "bo", "scores": {"helpful": 5, "correct": true, "tone": "friendly"}});
     assert_eq!(submit(&ids[1], bo_review).await.status(), StatusCode::CREATED);
     let ghost_item = "0190a5c4-1f2e-7000-8000-000000000000";
-    server.expect_error(submit(ghost_item, good.clone()).await, StatusCode::NOT_FOUND, "review_item_not_found", None).await;
-    server.expect_error(submit("nope", good.clone()).await, StatusCode::BAD_REQUEST, "invalid_parameter", Some("id")).await;
+    expect_error(submit(ghost_item, good.clone()).await, StatusCode::NOT_FOUND, "review_item_not_found", None).await;
+    expect_error(submit("nope", good.clone()).await, StatusCode::BAD_REQUEST, "invalid_parameter", Some("id")).await;
     let (_, shown) = server.get("/api/review/queues/answers").await;
     assert_eq!(shown["counts"], json!({"pending": 0, "claimed": 1, "done": 2}));
 
@@ -289,61 +301,47 @@ async fn review_requests_that_cannot_work_are_refused_clearly() {
     let mut bad = rubric_queue("q");
     bad["rubric"]["criteria"][0]["scale"] = json!({"type": "numeric", "min": 5, "max": 1});
     let response = server.post("/api/review/queues", &bad).await;
-    server
-        .expect_error(response, StatusCode::BAD_REQUEST, "invalid_rubric", Some("rubric.criteria[0].scale"))
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_rubric", Some("rubric.criteria[0].scale"))
         .await;
     let mut bad = rubric_queue("q");
     bad["rubric"]["criteria"] = json!([]);
     let response = server.post("/api/review/queues", &bad).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_rubric", Some("rubric.criteria")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_rubric", Some("rubric.criteria")).await;
     let mut bad = rubric_queue("q");
     bad["rubric"]["criteria"][1]["scale"] = json!({"type": "stars"});
     let response = server.post("/api/review/queues", &bad).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("rubric.criteria[1].scale")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("rubric.criteria[1].scale")).await;
     let response = server.post("/api/review/queues", &rubric_queue("bad name")).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_queue_name", Some("name")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_queue_name", Some("name")).await;
 
     let (status, body) = server.get("/api/review/queues/ghost").await;
     assert_eq!((status, openai_error(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("review_queue_not_found")));
     let response = server.post("/api/review/queues/ghost/items", &json!({"trace_ids": []})).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_review_items", Some("trace_ids")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_review_items", Some("trace_ids")).await;
     let response =
         server.post("/api/review/queues/ghost/items", &json!({"items": [{"input": {}, "output": "x"}]})).await;
-    server.expect_error(response, StatusCode::NOT_FOUND, "review_queue_not_found", Some("name")).await;
+    expect_error(response, StatusCode::NOT_FOUND, "review_queue_not_found", Some("name")).await;
 
     assert_eq!(server.post("/api/review/queues", &rubric_queue("q")).await.status(), StatusCode::CREATED);
     let ghost = "0190a5c4-1f2e-7000-8000-000000000000";
     let response = server.post("/api/review/queues/q/items", &json!({"trace_ids": [ghost]})).await;
-    server.expect_error(response, StatusCode::NOT_FOUND, "trace_not_found", Some("trace_ids[0]")).await;
+    expect_error(response, StatusCode::NOT_FOUND, "trace_not_found", Some("trace_ids[0]")).await;
     let response = server.post("/api/review/queues/q/items", &json!({"trace_ids": ["x"]})).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("trace_ids[0]")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("trace_ids[0]")).await;
     let response = server.post("/api/review/queues/q/items", &json!({"items": [{"input": "text", "output": "x"}]})).await;
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("items[0].input")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("items[0].input")).await;
     let (_, shown) = server.get("/api/review/queues/q").await;
     assert_eq!(shown["counts"], json!({"pending": 0, "claimed": 0, "done": 0}), "failed adds stored nothing");
 
     let response = server.http.get(server.url("/api/review/queues/q/next")).send().await.unwrap();
-    server.expect_error(response, StatusCode::BAD_REQUEST, "invalid_review", Some("reviewer")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_review", Some("reviewer")).await;
     let response = server.http.get(server.url("/api/review/queues/ghost/next?reviewer=ana")).send().await.unwrap();
-    server.expect_error(response, StatusCode::NOT_FOUND, "review_queue_not_found", Some("name")).await;
+    expect_error(response, StatusCode::NOT_FOUND, "review_queue_not_found", Some("name")).await;
     let response = server.http.get(server.url("/api/review/queues/ghost/export")).send().await.unwrap();
-    server.expect_error(response, StatusCode::NOT_FOUND, "review_queue_not_found", Some("name")).await;
+    expect_error(response, StatusCode::NOT_FOUND, "review_queue_not_found", Some("name")).await;
     let response = server.http.get(server.url("/api/review/queues/q/export")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "", "nothing reviewed, nothing exported");
     server.shutdown().await;
 }
 
-impl TestServer {
-    /// GETs `path`, checks it answered 200 and returns the body.
-    async fn get_ok(&self, path: String) -> Value {
-        let (status, body) = self.get(&path).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-
-    /// POSTs an owned body to an owned path (for closures building both).
-    async fn post_owned(&self, path: String, body: Value) -> reqwest::Response {
-        self.post(&path, &body).await
-    }
-}
