@@ -85,7 +85,7 @@ async fn feedback_on_a_real_call_round_trips() {
         (json!({"name": "thumbs", "value": null}), "invalid_request", "value"),
         (json!({"name": "thumbs", "value": {"up": true}}), "invalid_request", "value"),
         (json!({"name": "thumbs", "value": [1]}), "invalid_request", "value"),
-        (json!({"name": "thumbs"}), "invalid_request", "value"),
+        (json!({"name": "thumbs"}), "missing_required_parameter", "value"),
         (json!({"name": "", "value": true}), "invalid_feedback", "name"),
         (json!({"name": "x".repeat(65), "value": true}), "invalid_feedback", "name"),
         (json!({"name": "thumbs", "value": true, "comment": "x".repeat(4097)}), "invalid_feedback", "comment"),
@@ -122,7 +122,7 @@ async fn summaries_group_feedback_by_model_and_by_prompt_version() {
                         "messages": [{"role": "system", "content": "Help {{ who }}."}]});
     assert_eq!(server.post("/api/prompts", &prompt).await.status(), StatusCode::CREATED);
     let vars = json!({"variables": {"who": "Ada"}});
-    let support_1 = traced_chat(&server, &json!({"model": "prompt:support", "messages": user("hi"), "gantry": vars})).await;
+    let support_1 = traced_chat(&server, &json!({"model": "prompt:support@1", "messages": user("hi"), "gantry": vars})).await;
     let mut v2 = prompt.clone();
     v2["messages"][0]["content"] = json!("Be brief with {{ who }}.");
     assert_eq!(server.post("/api/prompts", &v2).await.status(), StatusCode::CREATED);
@@ -310,7 +310,7 @@ async fn review_requests_that_cannot_work_are_refused_clearly() {
     let mut bad = rubric_queue("q");
     bad["rubric"]["criteria"][1]["scale"] = json!({"type": "stars"});
     let response = server.post("/api/review/queues", &bad).await;
-    expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("rubric.criteria[1].scale")).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("rubric.criteria[1].scale.type")).await;
     let response = server.post("/api/review/queues", &rubric_queue("bad name")).await;
     expect_error(response, StatusCode::BAD_REQUEST, "invalid_queue_name", Some("name")).await;
 
