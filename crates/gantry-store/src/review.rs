@@ -10,7 +10,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubmitOutcome {
     /// Stored; the item is done.
-    Stored(ReviewItem),
+    Stored(Box<ReviewItem>),
     /// The queue holds no item with that id.
     NotFound,
     /// The item was reviewed already, by this reviewer.
@@ -50,7 +50,12 @@ pub trait ReviewStore: Send + Sync {
     /// holds a live claim on it.
     async fn submit_review(&self, review: &Review, now: DateTime<Utc>) -> Result<SubmitOutcome, StoreError>;
     /// One item of a queue.
-    async fn get_review_item(&self, queue: &str, id: Uuid, now: DateTime<Utc>) -> Result<Option<ReviewItem>, StoreError>;
+    async fn get_review_item(
+        &self,
+        queue: &str,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReviewItem>, StoreError>;
     /// A queue's reviewed items with their reviews, in the order they were reviewed.
     async fn list_reviews(&self, queue: &str) -> Result<Vec<ReviewedItem>, StoreError>;
 }

@@ -253,7 +253,7 @@ impl ReviewStore for SqliteStore {
             .await?;
             let item = row_to_item(&row, now)?;
             tx.commit().await?;
-            return Ok(SubmitOutcome::Stored(item));
+            return Ok(SubmitOutcome::Stored(Box::new(item)));
         }
         // Nothing changed; the item's state says why (read under the same write lock).
         let state = sqlx::query(
@@ -280,7 +280,12 @@ impl ReviewStore for SqliteStore {
         }
     }
 
-    async fn get_review_item(&self, queue: &str, id: Uuid, now: DateTime<Utc>) -> Result<Option<ReviewItem>, StoreError> {
+    async fn get_review_item(
+        &self,
+        queue: &str,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReviewItem>, StoreError> {
         let row = sqlx::query(&format!("SELECT {ITEM_COLUMNS} FROM review_items i WHERE i.queue = ? AND i.id = ?"))
             .bind(queue)
             .bind(id.to_string())

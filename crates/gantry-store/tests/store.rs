@@ -146,9 +146,9 @@ async fn unusable_data_dir_is_a_clear_error() {
 
 #[path = "store/collections.rs"]
 mod collections;
-#[path = "store/registry.rs"]
-mod registry;
 #[path = "store/feedback.rs"]
 mod feedback;
+#[path = "store/registry.rs"]
+mod registry;
 #[path = "store/review.rs"]
 mod review;

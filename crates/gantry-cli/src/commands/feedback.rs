@@ -120,7 +120,9 @@ pub async fn run(ctx: &Context, command: FeedbackCommand) -> anyhow::Result<()> 
                 Target::Remote(url) => {
                     let body = serde_json::to_value(&new)?;
                     let path = format!("/api/traces/{trace_id}/feedback");
-                    serde_json::from_value(crate::remote::call(reqwest::Method::POST, &url, &path, &[], Some(&body)).await?)?
+                    serde_json::from_value(
+                        crate::remote::call(reqwest::Method::POST, &url, &path, &[], Some(&body)).await?,
+                    )?
                 }
             };
             println!(

@@ -6,9 +6,7 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use gantry_evals::review::{self, AddItemsRequest};
 use gantry_store::Store;
-use gantry_types::{
-    FeedbackValue, ItemInput, NewReview, ReviewItem, ReviewQueueInfo, ReviewedItem, Scale,
-};
+use gantry_types::{FeedbackValue, ItemInput, NewReview, ReviewItem, ReviewQueueInfo, ReviewedItem, Scale};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,9 +105,9 @@ impl Queues {
     async fn queue(&self, name: &str) -> anyhow::Result<ReviewQueueInfo> {
         Ok(match self {
             Queues::Local(store) => review::get_queue(store.as_ref(), name).await?,
-            Queues::Remote(_) => {
-                serde_json::from_value(self.call(reqwest::Method::GET, &format!("/api/review/queues/{name}"), None).await?)?
-            }
+            Queues::Remote(_) => serde_json::from_value(
+                self.call(reqwest::Method::GET, &format!("/api/review/queues/{name}"), None).await?,
+            )?,
         })
     }
 }
@@ -180,7 +178,10 @@ fn show_item(item: &ReviewItem) -> String {
         out.push_str(&format!("trace:    {trace}\n"));
     }
     if let Some(run) = &item.source.eval_run_id {
-        out.push_str(&format!("eval run: {run} item {}\n", item.source.eval_item_index.map_or("-".into(), |i| i.to_string())));
+        out.push_str(&format!(
+            "eval run: {run} item {}\n",
+            item.source.eval_item_index.map_or("-".into(), |i| i.to_string())
+        ));
     }
     out.push_str("input:\n");
     match &item.input {
@@ -205,8 +206,7 @@ fn show_item(item: &ReviewItem) -> String {
 fn parse_scores(pairs: &[String]) -> anyhow::Result<BTreeMap<String, FeedbackValue>> {
     let mut scores = BTreeMap::new();
     for pair in pairs {
-        let (name, value) =
-            pair.split_once('=').ok_or_else(|| anyhow!("--score '{pair}' is not CRITERION=VALUE"))?;
+        let (name, value) = pair.split_once('=').ok_or_else(|| anyhow!("--score '{pair}' is not CRITERION=VALUE"))?;
         if scores.insert(name.trim().to_string(), review::parse_value_text(value.trim())).is_some() {
             bail!("--score gives '{}' twice", name.trim());
         }
@@ -223,7 +223,9 @@ pub async fn run(ctx: &Context, command: ReviewCommand) -> anyhow::Result<()> {
             let created: ReviewQueueInfo = match &queues {
                 Queues::Local(store) => review::create_queue(store.as_ref(), queue).await?,
                 Queues::Remote(_) => serde_json::from_value(
-                    queues.call(reqwest::Method::POST, "/api/review/queues", Some(&serde_json::to_value(&queue)?)).await?,
+                    queues
+                        .call(reqwest::Method::POST, "/api/review/queues", Some(&serde_json::to_value(&queue)?))
+                        .await?,
                 )?,
             };
             println!("review queue '{}' created: {}", created.queue.name, criteria_line(&created));
@@ -232,9 +234,9 @@ pub async fn run(ctx: &Context, command: ReviewCommand) -> anyhow::Result<()> {
             let queues = Queues::open(ctx, url).await?;
             let list: Vec<ReviewQueueInfo> = match &queues {
                 Queues::Local(store) => review::list_queues(store.as_ref()).await?,
-                Queues::Remote(_) => {
-                    serde_json::from_value(queues.call(reqwest::Method::GET, "/api/review/queues", None).await?["data"].take())?
-                }
+                Queues::Remote(_) => serde_json::from_value(
+                    queues.call(reqwest::Method::GET, "/api/review/queues", None).await?["data"].take(),
+                )?,
             };
             let rows: Vec<Vec<String>> = list
                 .iter()
@@ -262,7 +264,9 @@ pub async fn run(ctx: &Context, command: ReviewCommand) -> anyhow::Result<()> {
                 Queues::Remote(_) => {
                     let body = json!({"trace_ids": request.trace_ids});
                     let path = format!("/api/review/queues/{name}/items");
-                    serde_json::from_value(queues.call(reqwest::Method::POST, &path, Some(&body)).await?["data"].take())?
+                    serde_json::from_value(
+                        queues.call(reqwest::Method::POST, &path, Some(&body)).await?["data"].take(),
+                    )?
                 }
             };
             println!("added {} item(s) to '{name}'", added.len());

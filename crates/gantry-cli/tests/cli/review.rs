@@ -97,7 +97,10 @@ fn feedback_and_a_review_round_on_the_local_store() {
     let (t1, t2) = (first.id.to_string(), second.id.to_string());
 
     let out = ok(d, &["feedback", "add", &t1, "thumbs", "false", "--comment", "wrong sum"]);
-    assert!(out.starts_with("feedback ") && out.ends_with(&format!(": thumbs = false on trace {t1} (wrong sum)\n")), "{out}");
+    assert!(
+        out.starts_with("feedback ") && out.ends_with(&format!(": thumbs = false on trace {t1} (wrong sum)\n")),
+        "{out}"
+    );
     ok(d, &["feedback", "add", &t1, "rating", "-1"]);
     ok(d, &["feedback", "add", &t2, "thumbs", "true"]);
     ok(d, &["feedback", "add", &t2, "category", "greeting"]);
@@ -117,7 +120,10 @@ fn feedback_and_a_review_round_on_the_local_store() {
          mini   thumbs    1      1.000   -\n"
     );
     let summary = ok(d, &["feedback", "summary", "--group-by", "prompt", "--name", "thumbs"]);
-    assert_eq!(summary, "PROMPT  NAME    COUNT  MEAN   CATEGORIES\nmath@3  thumbs  1      0.000  -\n-       thumbs  1      1.000  -\n");
+    assert_eq!(
+        summary,
+        "PROMPT  NAME    COUNT  MEAN   CATEGORIES\nmath@3  thumbs  1      0.000  -\n-       thumbs  1      1.000  -\n"
+    );
     assert!(fails(d, &["feedback", "add", "not-an-id", "thumbs", "true"]).contains("not a trace id"));
     let ghost = TraceId::new().to_string();
     assert!(fails(d, &["feedback", "add", &ghost, "thumbs", "true"]).contains(&format!("no trace with id {ghost}")));
@@ -148,18 +154,68 @@ fn feedback_and_a_review_round_on_the_local_store() {
         "{next}"
     );
     assert_eq!(id_after(&ok(d, &["review", "next", "support", "--reviewer", "ana"]), "item:     "), item);
-    let err = fails(d, &["review", "submit", "support", &item, "--reviewer", "bo", "--score", "helpful=2", "--score", "correct=false", "--score", "tone=neutral"]);
+    let err = fails(
+        d,
+        &[
+            "review",
+            "submit",
+            "support",
+            &item,
+            "--reviewer",
+            "bo",
+            "--score",
+            "helpful=2",
+            "--score",
+            "correct=false",
+            "--score",
+            "tone=neutral",
+        ],
+    );
     assert!(err.contains("is claimed by ana until"), "{err}");
-    let err = fails(d, &["review", "submit", "support", &item, "--reviewer", "ana", "--score", "helpful=9", "--score", "correct=false", "--score", "tone=neutral"]);
+    let err = fails(
+        d,
+        &[
+            "review",
+            "submit",
+            "support",
+            &item,
+            "--reviewer",
+            "ana",
+            "--score",
+            "helpful=9",
+            "--score",
+            "correct=false",
+            "--score",
+            "tone=neutral",
+        ],
+    );
     assert!(err.contains("score for 'helpful' must be a whole number from 1 to 5, got 9"), "{err}");
     let out = ok(
         d,
-        &["review", "submit", "support", &item, "--reviewer", "ana", "--score", "helpful=1", "--score", "correct=false",
-          "--score", "tone=neutral", "--correction", "4", "--comment", "basic arithmetic"],
+        &[
+            "review",
+            "submit",
+            "support",
+            &item,
+            "--reviewer",
+            "ana",
+            "--score",
+            "helpful=1",
+            "--score",
+            "correct=false",
+            "--score",
+            "tone=neutral",
+            "--correction",
+            "4",
+            "--comment",
+            "basic arithmetic",
+        ],
     );
     assert_eq!(
         out,
-        format!("review of {item} stored in 'support' by ana: correct=false helpful=1 tone=neutral (with a correction)\n")
+        format!(
+            "review of {item} stored in 'support' by ana: correct=false helpful=1 tone=neutral (with a correction)\n"
+        )
     );
     let show = ok(d, &["review", "show", "support"]);
     assert!(show.contains("items:        1 pending, 0 claimed, 1 done\n"), "{show}");
@@ -215,8 +271,20 @@ async fn url_mode_talks_to_a_running_server() {
         ];
         let item = id_after(&outputs[5], "item:     ").to_string();
         outputs.push(run(&[
-            "review", "submit", "answers", &item, "--reviewer", "bo", "--score", "helpful=2", "--score", "correct=false",
-            "--score", "tone=friendly", "--correction", "Lima",
+            "review",
+            "submit",
+            "answers",
+            &item,
+            "--reviewer",
+            "bo",
+            "--score",
+            "helpful=2",
+            "--score",
+            "correct=false",
+            "--score",
+            "tone=friendly",
+            "--correction",
+            "Lima",
         ]));
         outputs.push(run(&["review", "next", "answers", "--reviewer", "bo"]));
         outputs.push(run(&["review", "export", "answers"]));
@@ -234,7 +302,11 @@ async fn url_mode_talks_to_a_running_server() {
     assert!(outputs[3].starts_with("review queue 'answers' created: helpful (1..5)"), "{}", outputs[3]);
     assert!(outputs[4].starts_with("added 1 item(s) to 'answers'\n"), "{}", outputs[4]);
     assert!(outputs[5].contains("output:\n  Quito\n"), "{}", outputs[5]);
-    assert!(outputs[6].contains("stored in 'answers' by bo: correct=false helpful=2 tone=friendly (with a correction)"), "{}", outputs[6]);
+    assert!(
+        outputs[6].contains("stored in 'answers' by bo: correct=false helpful=2 tone=friendly (with a correction)"),
+        "{}",
+        outputs[6]
+    );
     assert_eq!(outputs[7], "no item is free in 'answers'\n");
     let line: Value = serde_json::from_str(outputs[8].trim()).unwrap();
     assert_eq!((line["expected"].as_str(), line["metadata"]["reviewer"].as_str()), (Some("Lima"), Some("bo")));

@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn statuses_codes_and_params() {
         let err = ReviewError::InvalidScores { message: "x".into(), criterion: "helpful".into() };
-        assert_eq!((err.http_status(), err.code(), err.param().as_deref()), (400, "invalid_scores", Some("scores.helpful")));
+        assert_eq!(
+            (err.http_status(), err.code(), err.param().as_deref()),
+            (400, "invalid_scores", Some("scores.helpful"))
+        );
         let err = ReviewError::QueueExists("q".into());
         assert_eq!((err.http_status(), err.code()), (409, "review_queue_exists"));
         let err = ReviewError::TraceNotFound { id: TraceId::new(), param: None };

@@ -23,7 +23,9 @@ fn invalid(message: String, param: &str) -> ReviewError {
 
 fn check_value(value: &FeedbackValue) -> Result<(), ReviewError> {
     match value {
-        FeedbackValue::Number(n) if !n.is_finite() => Err(invalid(format!("value must be a finite number, got {n}"), "value")),
+        FeedbackValue::Number(n) if !n.is_finite() => {
+            Err(invalid(format!("value must be a finite number, got {n}"), "value"))
+        }
         FeedbackValue::Category(c) => match label_problem(c, "a category value", MAX_CATEGORY_CHARS) {
             Some(problem) => Err(invalid(problem, "value")),
             None => Ok(()),
@@ -40,7 +42,11 @@ async fn require_trace(store: &dyn Store, trace_id: TraceId) -> Result<(), Revie
 }
 
 /// Records feedback on a trace; the trace must exist.
-pub async fn add_feedback(store: &dyn Store, trace_id: TraceId, feedback: NewFeedback) -> Result<Feedback, ReviewError> {
+pub async fn add_feedback(
+    store: &dyn Store,
+    trace_id: TraceId,
+    feedback: NewFeedback,
+) -> Result<Feedback, ReviewError> {
     if let Some(problem) = label_problem(&feedback.name, "name", MAX_NAME_CHARS) {
         return Err(invalid(problem, "name"));
     }

@@ -82,8 +82,14 @@ mod tests {
         assert_eq!(label_problem("thumbs", "name", 64), None);
         assert_eq!(label_problem("", "name", 64).as_deref(), Some("name must not be empty"));
         assert_eq!(label_problem(" x", "name", 64).as_deref(), Some("name must not start or end with spaces"));
-        assert_eq!(label_problem(&"é".repeat(65), "name", 64).as_deref(), Some("name must be at most 64 characters, got 65"));
+        assert_eq!(
+            label_problem(&"é".repeat(65), "name", 64).as_deref(),
+            Some("name must be at most 64 characters, got 65")
+        );
         assert!(label_problem("a\nb", "name", 64).is_some());
-        assert_eq!(text_problem(Some(&"x".repeat(4097)), "comment", 4096).as_deref(), Some("comment must be at most 4096 bytes, got 4097"));
+        assert_eq!(
+            text_problem(Some(&"x".repeat(4097)), "comment", 4096).as_deref(),
+            Some("comment must be at most 4096 bytes, got 4097")
+        );
     }
 }

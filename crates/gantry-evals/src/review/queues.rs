@@ -5,8 +5,8 @@ use super::{label_problem, parse_trace_id, text_problem, ReviewError, MAX_COMMEN
 use chrono::{DateTime, Duration, Utc};
 use gantry_store::{Store, SubmitOutcome};
 use gantry_types::{
-    ChatMessage, ItemInput, NewReview, NewReviewItem, NewReviewQueue, Review, ReviewItem, ReviewQueue,
-    ReviewQueueInfo, ReviewSource, ReviewedItem, TraceRecord,
+    ChatMessage, ItemInput, NewReview, NewReviewItem, NewReviewQueue, Review, ReviewItem, ReviewQueue, ReviewQueueInfo,
+    ReviewSource, ReviewedItem, TraceRecord,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -140,8 +140,10 @@ pub async fn add_items(
         let param = format!("trace_ids[{i}]");
         let id = parse_trace_id(text, &param)?;
         let trace = store.get_trace(id).await?.ok_or(ReviewError::TraceNotFound { id, param: Some(param.clone()) })?;
-        let item = item_from_trace(&trace)
-            .map_err(|why| ReviewError::InvalidItems { message: format!("trace {id} cannot be reviewed: {why}"), param })?;
+        let item = item_from_trace(&trace).map_err(|why| ReviewError::InvalidItems {
+            message: format!("trace {id} cannot be reviewed: {why}"),
+            param,
+        })?;
         items.push(item);
     }
     items.extend(request.items);
@@ -188,10 +190,9 @@ pub async fn submit_review(
     })?;
     check_reviewer(&review.reviewer)?;
     validate_scores(&info.queue.rubric, &review.scores)?;
-    for (param, text, max) in [
-        ("correction", &review.correction, MAX_CORRECTION_BYTES),
-        ("comment", &review.comment, MAX_COMMENT_BYTES),
-    ] {
+    for (param, text, max) in
+        [("correction", &review.correction, MAX_CORRECTION_BYTES), ("comment", &review.comment, MAX_COMMENT_BYTES)]
+    {
         if let Some(message) = text_problem(text.as_deref(), param, max) {
             return Err(ReviewError::InvalidReview { message, param: param.to_string() });
         }
@@ -210,7 +211,7 @@ pub async fn submit_review(
     match store.submit_review(&stored, at).await? {
         SubmitOutcome::Stored(item) => {
             tracing::info!(queue, item = %id, reviewer = %stored.reviewer, "review stored");
-            Ok(ReviewedItem { item, review: stored })
+            Ok(ReviewedItem { item: *item, review: stored })
         }
         SubmitOutcome::NotFound => Err(ReviewError::ItemNotFound { queue: queue.to_string(), id: id.to_string() }),
         SubmitOutcome::AlreadyReviewed { reviewer } => Err(ReviewError::AlreadyReviewed { id, reviewer }),

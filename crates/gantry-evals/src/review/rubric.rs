@@ -111,7 +111,10 @@ fn fits(scale: &Scale, value: &FeedbackValue) -> bool {
         (Scale::Numeric { min, max, step }, FeedbackValue::Number(v)) => {
             let step = step.unwrap_or(1.0);
             let steps = (v - min) / step;
-            v.is_finite() && v >= min && v <= max && (steps - steps.round()).abs() <= STEP_TOLERANCE * steps.abs().max(1.0)
+            v.is_finite()
+                && v >= min
+                && v <= max
+                && (steps - steps.round()).abs() <= STEP_TOLERANCE * steps.abs().max(1.0)
         }
         (Scale::Boolean, FeedbackValue::Bool(_)) => true,
         (Scale::Categories { categories }, FeedbackValue::Category(c)) => categories.contains(c),
@@ -234,9 +237,17 @@ mod tests {
             ("helpful", FeedbackValue::Number(6.0), "score for 'helpful' must be a whole number from 1 to 5, got 6"),
             ("helpful", FeedbackValue::Number(2.5), "score for 'helpful' must be a whole number from 1 to 5, got 2.5"),
             ("helpful", FeedbackValue::Bool(true), "score for 'helpful' must be a whole number from 1 to 5, got true"),
-            ("confidence", FeedbackValue::Number(0.35), "score for 'confidence' must be a number from 0 to 1 in steps of 0.1, got 0.35"),
+            (
+                "confidence",
+                FeedbackValue::Number(0.35),
+                "score for 'confidence' must be a number from 0 to 1 in steps of 0.1, got 0.35",
+            ),
             ("correct", FeedbackValue::Number(1.0), "score for 'correct' must be true or false, got 1"),
-            ("tone", FeedbackValue::Category("angry".into()), "score for 'tone' must be one of friendly, rude, got 'angry'"),
+            (
+                "tone",
+                FeedbackValue::Category("angry".into()),
+                "score for 'tone' must be one of friendly, rude, got 'angry'",
+            ),
         ];
         for (name, value, message) in cases {
             let mut s = good();
@@ -251,7 +262,10 @@ mod tests {
         let mut s = good();
         s.insert("length".into(), FeedbackValue::Number(1.0));
         let err = validate_scores(&rubric(), &s).unwrap_err();
-        assert_eq!(err.to_string(), "'length' is not a criterion of this queue (criteria: helpful, confidence, correct, tone)");
+        assert_eq!(
+            err.to_string(),
+            "'length' is not a criterion of this queue (criteria: helpful, confidence, correct, tone)"
+        );
         assert_eq!(err.param().as_deref(), Some("scores.length"));
     }
 
@@ -259,15 +273,32 @@ mod tests {
     fn impossible_rubrics_are_refused() {
         let cases = vec![
             (Rubric { criteria: vec![] }, "rubric.criteria"),
-            (Rubric { criteria: vec![criterion("a", Scale::Numeric { min: 5.0, max: 1.0, step: None })] }, "rubric.criteria[0].scale"),
-            (Rubric { criteria: vec![criterion("a", Scale::Numeric { min: 0.5, max: 1.0, step: None })] }, "rubric.criteria[0].scale"),
-            (Rubric { criteria: vec![criterion("a", Scale::Numeric { min: 0.0, max: 1.0, step: Some(0.0) })] }, "rubric.criteria[0].scale.step"),
-            (Rubric { criteria: vec![criterion("a", Scale::Categories { categories: vec![] })] }, "rubric.criteria[0].scale.categories"),
             (
-                Rubric { criteria: vec![criterion("a", Scale::Categories { categories: vec!["x".into(), "x".into()] })] },
+                Rubric { criteria: vec![criterion("a", Scale::Numeric { min: 5.0, max: 1.0, step: None })] },
+                "rubric.criteria[0].scale",
+            ),
+            (
+                Rubric { criteria: vec![criterion("a", Scale::Numeric { min: 0.5, max: 1.0, step: None })] },
+                "rubric.criteria[0].scale",
+            ),
+            (
+                Rubric { criteria: vec![criterion("a", Scale::Numeric { min: 0.0, max: 1.0, step: Some(0.0) })] },
+                "rubric.criteria[0].scale.step",
+            ),
+            (
+                Rubric { criteria: vec![criterion("a", Scale::Categories { categories: vec![] })] },
+                "rubric.criteria[0].scale.categories",
+            ),
+            (
+                Rubric {
+                    criteria: vec![criterion("a", Scale::Categories { categories: vec!["x".into(), "x".into()] })],
+                },
                 "rubric.criteria[0].scale.categories[1]",
             ),
-            (Rubric { criteria: vec![criterion("a", Scale::Boolean), criterion("a", Scale::Boolean)] }, "rubric.criteria[1].name"),
+            (
+                Rubric { criteria: vec![criterion("a", Scale::Boolean), criterion("a", Scale::Boolean)] },
+                "rubric.criteria[1].name",
+            ),
             (Rubric { criteria: vec![criterion("has space", Scale::Boolean)] }, "rubric.criteria[0].name"),
         ];
         for (rubric, param) in cases {

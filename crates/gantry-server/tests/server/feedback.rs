@@ -67,8 +67,12 @@ async fn feedback_on_a_real_call_round_trips() {
     assert_eq!(status, StatusCode::CREATED, "{thumbs}");
     assert_eq!((thumbs["trace_id"].as_str(), thumbs["value"].clone()), (Some(trace.as_str()), json!(true)));
     assert_eq!(thumbs["author"], "api", "the API records itself when no author is named");
-    let (status, rating) = post_feedback(&server, &trace, &json!({"name": "rating", "value": 4, "comment": "short and right", "author": "ana"}))
-        .await;
+    let (status, rating) = post_feedback(
+        &server,
+        &trace,
+        &json!({"name": "rating", "value": 4, "comment": "short and right", "author": "ana"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{rating}");
     let (status, category) = post_feedback(&server, &trace, &json!({"name": "category", "value": "geography"})).await;
     assert_eq!(status, StatusCode::CREATED, "{category}");
@@ -102,7 +106,8 @@ async fn feedback_on_a_real_call_round_trips() {
         }
     }
     let ghost = "0190a5c4-1f2e-7000-8000-000000000000";
-    let response = server.post(&format!("/api/traces/{ghost}/feedback"), &json!({"name": "thumbs", "value": true})).await;
+    let response =
+        server.post(&format!("/api/traces/{ghost}/feedback"), &json!({"name": "thumbs", "value": true})).await;
     expect_error(response, StatusCode::NOT_FOUND, "trace_not_found", None).await;
     let (status, body) = server.get(&format!("/api/traces/{ghost}/feedback")).await;
     assert_eq!((status, openai_error(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("trace_not_found")));
@@ -122,7 +127,8 @@ async fn summaries_group_feedback_by_model_and_by_prompt_version() {
                         "messages": [{"role": "system", "content": "Help {{ who }}."}]});
     assert_eq!(server.post("/api/prompts", &prompt).await.status(), StatusCode::CREATED);
     let vars = json!({"variables": {"who": "Ada"}});
-    let support_1 = traced_chat(&server, &json!({"model": "prompt:support@1", "messages": user("hi"), "gantry": vars})).await;
+    let support_1 =
+        traced_chat(&server, &json!({"model": "prompt:support@1", "messages": user("hi"), "gantry": vars})).await;
     let mut v2 = prompt.clone();
     v2["messages"][0]["content"] = json!("Be brief with {{ who }}.");
     assert_eq!(server.post("/api/prompts", &v2).await.status(), StatusCode::CREATED);
@@ -225,7 +231,10 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     let items = added["data"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["input"], json!([{"role": "user", "content": "What is 2+2?"}]));
-    assert_eq!((items[0]["output"].as_str(), items[0]["trace_id"].as_str()), (Some("The answer is 5."), Some(trace.as_str())));
+    assert_eq!(
+        (items[0]["output"].as_str(), items[0]["trace_id"].as_str()),
+        (Some("The answer is 5."), Some(trace.as_str()))
+    );
     assert_eq!((items[1]["eval_run_id"].as_str(), items[1]["status"].as_str()), (Some("run-1"), Some("pending")));
     let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
 
@@ -243,7 +252,8 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     assert_eq!(shown["instructions"], "Score every answer.");
 
     // Submissions.
-    let submit = |id: &str, body: Value| post_owned(&server, format!("/api/review/queues/answers/items/{id}/review"), body);
+    let submit =
+        |id: &str, body: Value| post_owned(&server, format!("/api/review/queues/answers/items/{id}/review"), body);
     let good = json!({"reviewer": "ana", "scores": {"helpful": 2, "correct": false, "tone": "neutral"},
                       "correction": "The answer is 4.", "comment": "arithmetic"});
     let mut as_bo = good.clone();
@@ -251,20 +261,32 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     let error = expect_error(submit(&ids[0], as_bo).await, StatusCode::CONFLICT, "item_claimed", None).await;
     assert!(error["message"].as_str().unwrap().contains("claimed by ana until"), "{error}");
     for (scores, param, message) in [
-        (json!({"helpful": 6, "correct": false, "tone": "neutral"}), "scores.helpful", "must be a whole number from 1 to 5, got 6"),
+        (
+            json!({"helpful": 6, "correct": false, "tone": "neutral"}),
+            "scores.helpful",
+            "must be a whole number from 1 to 5, got 6",
+        ),
         (json!({"helpful": 2, "tone": "neutral"}), "scores.correct", "missing a score for 'correct'"),
-        (json!({"helpful": 2, "correct": false, "tone": "grumpy"}), "scores.tone", "must be one of friendly, neutral, rude"),
+        (
+            json!({"helpful": 2, "correct": false, "tone": "grumpy"}),
+            "scores.tone",
+            "must be one of friendly, neutral, rude",
+        ),
         (json!({"helpful": 2, "correct": false, "tone": "neutral", "length": 3}), "scores.length", "not a criterion"),
     ] {
         let mut body = good.clone();
         body["scores"] = scores;
-        let error = expect_error(submit(&ids[0], body).await, StatusCode::BAD_REQUEST, "invalid_scores", Some(param)).await;
+        let error =
+            expect_error(submit(&ids[0], body).await, StatusCode::BAD_REQUEST, "invalid_scores", Some(param)).await;
         assert!(error["message"].as_str().unwrap().contains(message), "{error}");
     }
     let response = submit(&ids[0], good.clone()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let reviewed: Value = response.json().await.unwrap();
-    assert_eq!((reviewed["item"]["status"].as_str(), reviewed["review"]["reviewer"].as_str()), (Some("done"), Some("ana")));
+    assert_eq!(
+        (reviewed["item"]["status"].as_str(), reviewed["review"]["reviewer"].as_str()),
+        (Some("done"), Some("ana"))
+    );
     assert_eq!(reviewed["review"]["scores"], json!({"correct": false, "helpful": 2, "tone": "neutral"}));
     expect_error(submit(&ids[0], good.clone()).await, StatusCode::CONFLICT, "item_already_reviewed", None).await;
     let bo_review = json!({"reviewer": "bo", "scores": {"helpful": 5, "correct": true, "tone": "friendly"}});
@@ -288,7 +310,10 @@ async fn a_review_queue_from_creation_to_dataset_export() {
     assert_eq!(lines[0].metadata["trace_id"], trace.as_str());
     assert_eq!(lines[0].metadata["comment"], "arithmetic");
     assert_eq!(serde_json::to_value(&lines[1].input).unwrap(), json!({"question": "Capital of Peru?"}));
-    assert_eq!((lines[1].expected.clone(), lines[1].metadata["eval_run_id"].clone()), (Some(json!("Lima")), json!("run-1")));
+    assert_eq!(
+        (lines[1].expected.clone(), lines[1].metadata["eval_run_id"].clone()),
+        (Some(json!("Lima")), json!("run-1"))
+    );
 
     let (status, listed) = server.get("/api/review/queues").await;
     assert_eq!((status, listed["data"][0]["name"].as_str()), (StatusCode::OK, Some("answers")));
@@ -301,8 +326,7 @@ async fn review_requests_that_cannot_work_are_refused_clearly() {
     let mut bad = rubric_queue("q");
     bad["rubric"]["criteria"][0]["scale"] = json!({"type": "numeric", "min": 5, "max": 1});
     let response = server.post("/api/review/queues", &bad).await;
-    expect_error(response, StatusCode::BAD_REQUEST, "invalid_rubric", Some("rubric.criteria[0].scale"))
-        .await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_rubric", Some("rubric.criteria[0].scale")).await;
     let mut bad = rubric_queue("q");
     bad["rubric"]["criteria"] = json!([]);
     let response = server.post("/api/review/queues", &bad).await;
@@ -328,7 +352,8 @@ async fn review_requests_that_cannot_work_are_refused_clearly() {
     expect_error(response, StatusCode::NOT_FOUND, "trace_not_found", Some("trace_ids[0]")).await;
     let response = server.post("/api/review/queues/q/items", &json!({"trace_ids": ["x"]})).await;
     expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", Some("trace_ids[0]")).await;
-    let response = server.post("/api/review/queues/q/items", &json!({"items": [{"input": "text", "output": "x"}]})).await;
+    let response =
+        server.post("/api/review/queues/q/items", &json!({"items": [{"input": "text", "output": "x"}]})).await;
     expect_error(response, StatusCode::BAD_REQUEST, "invalid_request", Some("items[0].input")).await;
     let (_, shown) = server.get("/api/review/queues/q").await;
     assert_eq!(shown["counts"], json!({"pending": 0, "claimed": 0, "done": 0}), "failed adds stored nothing");
@@ -344,4 +369,3 @@ async fn review_requests_that_cannot_work_are_refused_clearly() {
     assert_eq!(response.text().await.unwrap(), "", "nothing reviewed, nothing exported");
     server.shutdown().await;
 }
-

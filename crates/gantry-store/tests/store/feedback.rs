@@ -79,10 +79,9 @@ async fn summaries_group_by_model_and_by_prompt_version() {
     }
 
     let by_model = store.feedback_summary(FeedbackGroupBy::Model, None).await.unwrap();
-    let rows: Vec<(Option<&str>, &str, u64, u64, Option<f64>)> = by_model
-        .iter()
-        .map(|r| (r.group.as_deref(), r.name.as_str(), r.count, r.numeric_count, r.mean))
-        .collect();
+    type Row<'a> = (Option<&'a str>, &'a str, u64, u64, Option<f64>);
+    let rows: Vec<Row> =
+        by_model.iter().map(|r| (r.group.as_deref(), r.name.as_str(), r.count, r.numeric_count, r.mean)).collect();
     assert_eq!(
         rows,
         vec![

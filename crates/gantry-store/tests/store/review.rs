@@ -71,7 +71,8 @@ async fn queues_are_created_once_and_items_keep_their_source() {
 
     let trace_id = TraceId::new();
     let mut linked = item("linked");
-    linked.source = ReviewSource { trace_id: Some(trace_id), eval_run_id: Some("run-7".into()), eval_item_index: Some(3) };
+    linked.source =
+        ReviewSource { trace_id: Some(trace_id), eval_run_id: Some("run-7".into()), eval_item_index: Some(3) };
     linked.expected = Some(json!({"label": "billing"}));
     let added = store.add_review_items("q", &[linked.clone()], Utc::now()).await.unwrap().unwrap();
     let got = store.get_review_item("q", added[0].id, Utc::now()).await.unwrap().unwrap();
@@ -80,7 +81,8 @@ async fn queues_are_created_once_and_items_keep_their_source() {
     assert!(store.get_review_item("other", ids[0], Utc::now()).await.unwrap().is_none(), "items belong to a queue");
 
     store.create_review_queue(&queue("a-first")).await.unwrap();
-    let names: Vec<String> = store.list_review_queues(Utc::now()).await.unwrap().into_iter().map(|q| q.queue.name).collect();
+    let names: Vec<String> =
+        store.list_review_queues(Utc::now()).await.unwrap().into_iter().map(|q| q.queue.name).collect();
     assert_eq!(names, vec!["a-first", "q"]);
 }
 
@@ -152,14 +154,20 @@ async fn submissions_respect_claims_and_happen_once() {
     let held = store.claim_review_item("q", "ana", now, lease).await.unwrap().unwrap();
 
     let outcome = store.submit_review(&review("q", held.id, "bo"), now).await.unwrap();
-    assert_eq!(outcome, SubmitOutcome::ClaimedByOther { reviewer: "ana".into(), until: held.claim_expires_at.unwrap() });
+    assert_eq!(
+        outcome,
+        SubmitOutcome::ClaimedByOther { reviewer: "ana".into(), until: held.claim_expires_at.unwrap() }
+    );
     let SubmitOutcome::Stored(done) = store.submit_review(&review("q", held.id, "ana"), now).await.unwrap() else {
         panic!("ana holds the item")
     };
     assert_eq!((done.status, done.claimed_by.as_deref()), (ReviewStatus::Done, Some("ana")));
     let outcome = store.submit_review(&review("q", held.id, "ana"), now).await.unwrap();
     assert_eq!(outcome, SubmitOutcome::AlreadyReviewed { reviewer: "ana".into() });
-    assert_eq!(store.submit_review(&review("q", uuid::Uuid::now_v7(), "ana"), now).await.unwrap(), SubmitOutcome::NotFound);
+    assert_eq!(
+        store.submit_review(&review("q", uuid::Uuid::now_v7(), "ana"), now).await.unwrap(),
+        SubmitOutcome::NotFound
+    );
     assert_eq!(store.submit_review(&review("elsewhere", ids[1], "ana"), now).await.unwrap(), SubmitOutcome::NotFound);
 
     // A pending item can be reviewed directly; so can one whose claim lapsed.
