@@ -83,6 +83,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::eval::EvalCommand,
     },
+    /// User feedback on traces: add, list, summarise by prompt version or model.
+    Feedback {
+        #[command(subcommand)]
+        command: commands::feedback::FeedbackCommand,
+    },
+    /// Human review queues: create from a rubric, add traces, claim, score, export.
+    Review {
+        #[command(subcommand)]
+        command: commands::review::ReviewCommand,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -121,6 +131,8 @@ fn main() -> ExitCode {
             Command::Rag { command } => commands::rag::run(&context, command).await,
             Command::Eval { command } => commands::eval::run(&context, command).await,
             Command::Datasets { command } => commands::datasets::run(&context, command).await,
+            Command::Feedback { command } => commands::feedback::run(&context, command).await,
+            Command::Review { command } => commands::review::run(&context, command).await,
         }
     });
     match result {

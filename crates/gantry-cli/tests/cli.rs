@@ -167,3 +167,5 @@ mod datasets;
 mod prompts;
 #[path = "cli/eval.rs"]
 mod eval;
+#[path = "cli/review.rs"]
+mod review;

@@ -5,18 +5,24 @@ mod collections;
 mod datasets;
 mod error;
 mod evals;
+mod feedback;
 mod registry;
+mod review;
 mod sqlite;
 mod sqlite_collections;
 mod sqlite_datasets;
 mod sqlite_evals;
+mod sqlite_feedback;
 mod sqlite_registry;
+mod sqlite_review;
 
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use error::StoreError;
 pub use evals::EvalStore;
+pub use feedback::FeedbackStore;
 pub use registry::RegistryStore;
+pub use review::{ReviewStore, SubmitOutcome};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -31,7 +37,9 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// Persistence for everything Gantry records.
 #[async_trait]
-pub trait Store: RegistryStore + CollectionStore + DatasetStore + EvalStore + Send + Sync {
+pub trait Store:
+    RegistryStore + CollectionStore + DatasetStore + EvalStore + FeedbackStore + ReviewStore + Send + Sync
+{
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.

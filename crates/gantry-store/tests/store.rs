@@ -148,5 +148,9 @@ async fn unusable_data_dir_is_a_clear_error() {
 mod collections;
 #[path = "store/datasets.rs"]
 mod datasets;
+#[path = "store/feedback.rs"]
+mod feedback;
 #[path = "store/registry.rs"]
 mod registry;
+#[path = "store/review.rs"]
+mod review;

@@ -7,10 +7,12 @@ pub mod dataset;
 pub mod embeddings;
 pub mod error;
 pub mod eval;
+pub mod feedback;
 pub mod ids;
 pub mod models;
 pub mod rag;
 pub mod registry;
+pub mod review;
 pub mod trace;
 
 pub use chain::*;
@@ -19,10 +21,12 @@ pub use dataset::*;
 pub use embeddings::*;
 pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
 pub use eval::*;
+pub use feedback::*;
 pub use ids::TraceId;
 pub use models::{ModelList, ModelObject};
 pub use rag::{CollectionInfo, CollectionSettings, DocumentInfo};
 pub use registry::*;
+pub use review::*;
 pub use trace::*;
 
 /// Seconds since the Unix epoch, as the OpenAI API reports `created`.

@@ -4,9 +4,11 @@ pub mod chains;
 pub mod chat;
 pub mod datasets;
 pub mod eval;
+pub mod feedback;
 pub mod models;
 pub mod prompts;
 pub mod rag;
+pub mod review;
 pub mod serve;
 pub mod traces;
 

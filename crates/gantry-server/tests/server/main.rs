@@ -173,5 +173,6 @@ mod chains;
 mod collections;
 mod datasets;
 mod embedded;
+mod feedback;
 mod prompts;
 mod routing;

@@ -4,8 +4,10 @@ pub mod chains;
 pub mod collections;
 pub mod datasets;
 pub mod evals;
+pub mod feedback;
 pub mod openapi;
 pub mod prompts;
+pub mod review;
 pub mod traces;
 
 use gantry_core::prompts::API_AUTHOR;
