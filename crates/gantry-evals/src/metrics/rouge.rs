@@ -58,18 +58,19 @@ fn score(overlap: usize, prediction_size: usize, target_size: usize) -> RougeSco
 }
 
 fn ngram_overlap(target: &[String], prediction: &[String], order: usize) -> RougeScore {
-    let counts = |tokens: &[String]| {
-        let mut counts: HashMap<&[String], usize> = HashMap::new();
-        for ngram in tokens.windows(order) {
-            *counts.entry(ngram).or_insert(0) += 1;
-        }
-        counts
-    };
-    let target_counts = counts(target);
-    let prediction_counts = counts(prediction);
+    let target_counts = ngram_counts(target, order);
+    let prediction_counts = ngram_counts(prediction, order);
     let overlap: usize =
         target_counts.iter().map(|(ngram, &count)| count.min(prediction_counts.get(ngram).copied().unwrap_or(0))).sum();
     score(overlap, prediction.len().saturating_sub(order - 1), target.len().saturating_sub(order - 1))
+}
+
+fn ngram_counts(tokens: &[String], order: usize) -> HashMap<&[String], usize> {
+    let mut counts: HashMap<&[String], usize> = HashMap::new();
+    for ngram in tokens.windows(order) {
+        *counts.entry(ngram).or_insert(0) += 1;
+    }
+    counts
 }
 
 fn longest_common_subsequence_score(target: &[String], prediction: &[String]) -> RougeScore {
