@@ -180,4 +180,3 @@ fn cosine_similarity_matches_numpy() {
         assert_close(actual, &case["expected"], case);
     }
 }
-
