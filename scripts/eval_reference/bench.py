@@ -5,10 +5,16 @@ The Rust benchmark (`cargo bench -p gantry-evals --bench metrics`) reads the sam
 both sides score identical inputs. Usage:
 
     /tmp/evalref/bin/python scripts/eval_reference/bench.py [--out target/eval-bench-items.jsonl] [--runs 5]
+    cargo bench -p gantry-evals --bench metrics
+    /tmp/evalref/bin/python scripts/eval_reference/bench.py --compare [--criterion-dir $CARGO_TARGET_DIR/criterion]
+
+The first run saves the Python medians next to the items; `--compare` prints them beside the
+medians criterion recorded for the Rust benchmark.
 """
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -69,11 +75,42 @@ def clear_sacrebleu_caches():
             call.cache_clear()
 
 
+# Python workload name -> the Rust benchmark's name in the `metrics_10k` criterion group.
+RUST_NAMES = {
+    "exact_match (SQuAD normalisation)": "exact_match_squad",
+    "token_f1 (SQuAD)": "token_f1_squad",
+    "rouge 1/2/L with stemmer": "rouge_stemmed",
+    "sentence_bleu": "sentence_bleu",
+    "corpus_bleu": "corpus_bleu",
+    "levenshtein similarity": "levenshtein_similarity",
+    "classification report": "classification_report",
+}
+
+
+def compare(python_medians_path, criterion_dir):
+    python_medians = json.loads(Path(python_medians_path).read_text())
+    print(f"{'metric (10k items)':36} {'Rust median ms':>15} {'Python median ms':>17} {'Python / Rust':>14}")
+    for name, python_ms in python_medians.items():
+        estimates = Path(criterion_dir) / "metrics_10k" / RUST_NAMES[name] / "new" / "estimates.json"
+        if not estimates.exists():
+            print(f"{name:36} {'(no criterion result)':>15} {python_ms:17.2f}")
+            continue
+        rust_ms = json.loads(estimates.read_text())["median"]["point_estimate"] / 1e6
+        print(f"{name:36} {rust_ms:15.2f} {python_ms:17.2f} {python_ms / rust_ms:13.1f}x")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "target/eval-bench-items.jsonl"))
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--compare", action="store_true", help="print the saved Python medians beside criterion's")
+    default_target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    parser.add_argument("--criterion-dir", default=str(Path(default_target) / "criterion"))
     args = parser.parse_args()
+    python_medians_path = Path(args.out).with_name("eval-bench-python-medians.json")
+    if args.compare:
+        compare(python_medians_path, args.criterion_dir)
+        return
     warnings.filterwarnings("ignore")
 
     items = make_items()
@@ -99,6 +136,7 @@ def main():
         "classification report": lambda: classification_report(y_true, y_pred, output_dict=True, zero_division=0),
     }
     print(f"{'metric':36} {'median (ms, 10k items)':>24}  runs")
+    medians = {}
     for name, workload in workloads.items():
         times = []
         for _ in range(args.runs):
@@ -106,7 +144,9 @@ def main():
             start = time.perf_counter()
             workload()
             times.append((time.perf_counter() - start) * 1000)
-        print(f"{name:36} {statistics.median(times):24.2f}  {args.runs}")
+        medians[name] = statistics.median(times)
+        print(f"{name:36} {medians[name]:24.2f}  {args.runs}")
+    python_medians_path.write_text(json.dumps(medians, indent=1) + "\n")
 
 
 if __name__ == "__main__":

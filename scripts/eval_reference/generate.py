@@ -369,6 +369,14 @@ def levenshtein_cases():
         ("x", "y"), ("saturday", "sunday"), ("intention", "execution"), ("a b c", "abc"), ("AAA", "aaa"),
         ("line\nbreak", "line break"), ("short", "a much longer string than short"), ("e\u0301", "é"),
     ]
+    # Strings longer than 64 characters exercise the multi-word (blocked) bit-parallel path.
+    rng = random.Random(23)
+    alphabet = "abcdeé日 🙂"
+    for length in (63, 64, 65, 128, 129, 200, 500):
+        a = "".join(rng.choice(alphabet) for _ in range(length))
+        b = "".join(c if rng.random() < 0.8 else rng.choice(alphabet) for c in a if rng.random() < 0.9)
+        pairs.append((a, b))
+    pairs.append((TEXTS[12] * 3, TEXTS[13] * 3))
     return [{"a": a, "b": b, "expected": Levenshtein.normalized_similarity(a, b)} for a, b in pairs]
 
 

@@ -87,11 +87,14 @@ fn generated_items() -> Vec<Item> {
     (0..ITEMS)
         .map(|_| {
             let reference: Vec<&str> = (0..5 + next(25)).map(|_| WORDS[next(WORDS.len())]).collect();
-            let prediction: Vec<&str> = reference
-                .iter()
-                .filter(|_| next(10) != 0)
-                .map(|w| if next(10) == 0 { WORDS[next(WORDS.len())] } else { w })
-                .collect();
+            let mut prediction: Vec<&str> = Vec::with_capacity(reference.len());
+            for word in &reference {
+                match next(10) {
+                    0 => {}
+                    1 => prediction.push(WORDS[next(WORDS.len())]),
+                    _ => prediction.push(word),
+                }
+            }
             let label = LABELS[next(LABELS.len())];
             let predicted_label = if next(10) < 7 { label } else { LABELS[next(LABELS.len())] };
             Item {

@@ -3,8 +3,8 @@
 
 use super::normalize::{is_python_whitespace, python_split_whitespace};
 use super::MetricError;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// The highest n-gram order BLEU counts.
 const MAX_ORDER: usize = 4;
@@ -86,7 +86,7 @@ fn segment_statistics<S: AsRef<str>>(hypothesis: &str, references: &[S]) -> Segm
         references.iter().map(|r| r.split(' ').filter(|t| !t.is_empty()).collect()).collect();
 
     // An n-gram is credited at most as often as it occurs in any single reference.
-    let mut reference_max_counts: HashMap<&[&str], usize> = HashMap::new();
+    let mut reference_max_counts: FxHashMap<&[&str], usize> = FxHashMap::default();
     for tokens in &reference_tokens {
         for (ngram, count) in ngram_counts(tokens) {
             let best = reference_max_counts.entry(ngram).or_default();
@@ -108,8 +108,8 @@ fn segment_statistics<S: AsRef<str>>(hypothesis: &str, references: &[S]) -> Segm
 }
 
 /// Counts every n-gram of orders 1 to 4.
-fn ngram_counts<'a, 'b>(tokens: &'a [&'b str]) -> HashMap<&'a [&'b str], usize> {
-    let mut counts = HashMap::new();
+fn ngram_counts<'a, 'b>(tokens: &'a [&'b str]) -> FxHashMap<&'a [&'b str], usize> {
+    let mut counts = FxHashMap::default();
     for order in 1..=MAX_ORDER {
         for ngram in tokens.windows(order) {
             *counts.entry(ngram).or_insert(0) += 1;
@@ -190,15 +190,15 @@ pub(crate) fn tokenize_13a(segment: &str) -> String {
     let is_period_or_comma = |c: char| c == '.' || c == ',';
     // Each pass replaces non-overlapping character pairs from left to right, as `re.sub` does.
     let chars =
-        replace_pairs(&chars, |a, b| (!a.is_ascii_digit() && is_period_or_comma(b)).then(|| vec![a, ' ', b, ' ']));
+        replace_pairs(&chars, |a, b| (!a.is_ascii_digit() && is_period_or_comma(b)).then_some([a, ' ', b, ' ']));
     let chars =
-        replace_pairs(&chars, |a, b| (is_period_or_comma(a) && !b.is_ascii_digit()).then(|| vec![' ', a, ' ', b]));
-    let chars = replace_pairs(&chars, |a, b| (a.is_ascii_digit() && b == '-').then(|| vec![a, ' ', b, ' ']));
+        replace_pairs(&chars, |a, b| (is_period_or_comma(a) && !b.is_ascii_digit()).then_some([' ', a, ' ', b]));
+    let chars = replace_pairs(&chars, |a, b| (a.is_ascii_digit() && b == '-').then_some([a, ' ', b, ' ']));
     let text: String = chars.into_iter().collect();
     python_split_whitespace(&text).collect::<Vec<_>>().join(" ")
 }
 
-fn replace_pairs(chars: &[char], replacement: impl Fn(char, char) -> Option<Vec<char>>) -> Vec<char> {
+fn replace_pairs(chars: &[char], replacement: impl Fn(char, char) -> Option<[char; 4]>) -> Vec<char> {
     let mut out = Vec::with_capacity(chars.len() + chars.len() / 4);
     let mut index = 0;
     while index < chars.len() {

@@ -181,7 +181,7 @@ fn step_1b(letters: &mut Vec<char>) {
 }
 
 /// y -> i after a consonant that is not the word's first letter.
-fn step_1c(letters: &mut Vec<char>) {
+fn step_1c(letters: &mut [char]) {
     let n = letters.len();
     if ends_with(letters, "y") && n - 1 > 1 && is_consonant(letters, n - 2) {
         letters[n - 1] = 'i';

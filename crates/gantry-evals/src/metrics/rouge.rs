@@ -2,8 +2,8 @@
 //! (`RougeScorer(['rouge1', 'rouge2', 'rougeL'], use_stemmer=...)`), its tokenizer included.
 
 use super::porter::porter_stem;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Precision, recall and F-measure of one ROUGE variant.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -65,8 +65,8 @@ fn ngram_overlap(target: &[String], prediction: &[String], order: usize) -> Roug
     score(overlap, prediction.len().saturating_sub(order - 1), target.len().saturating_sub(order - 1))
 }
 
-fn ngram_counts(tokens: &[String], order: usize) -> HashMap<&[String], usize> {
-    let mut counts: HashMap<&[String], usize> = HashMap::new();
+fn ngram_counts(tokens: &[String], order: usize) -> FxHashMap<&[String], usize> {
+    let mut counts: FxHashMap<&[String], usize> = FxHashMap::default();
     for ngram in tokens.windows(order) {
         *counts.entry(ngram).or_insert(0) += 1;
     }

@@ -1,11 +1,16 @@
 //! Similarity of two outputs: Levenshtein similarity of their characters, cosine of their embeddings.
 
+use super::levenshtein::levenshtein_distance;
 use super::MetricError;
 
 /// 1 − (character edit distance / length of the longer text); 1.0 for two empty texts
 /// (rapidfuzz's `Levenshtein.normalized_similarity`).
 pub fn levenshtein_similarity(a: &str, b: &str) -> f64 {
-    strsim::normalized_levenshtein(a, b)
+    let longer = a.chars().count().max(b.chars().count());
+    if longer == 0 {
+        return 1.0;
+    }
+    1.0 - levenshtein_distance(a, b) as f64 / longer as f64
 }
 
 /// Cosine similarity of two embeddings, accumulated in f64; mismatched, empty, zero or

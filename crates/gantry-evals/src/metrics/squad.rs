@@ -2,7 +2,7 @@
 
 use super::normalize::{python_split_whitespace, squad_normalize};
 use super::MetricError;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// SQuAD exact match (1.0 or 0.0) of `prediction` against its best ground truth.
 pub fn squad_exact_match<S: AsRef<str>>(prediction: &str, ground_truths: &[S]) -> Result<f64, MetricError> {
@@ -14,7 +14,7 @@ pub fn squad_exact_match<S: AsRef<str>>(prediction: &str, ground_truths: &[S]) -
 pub fn squad_token_f1<S: AsRef<str>>(prediction: &str, ground_truths: &[S]) -> Result<f64, MetricError> {
     let prediction = squad_normalize(prediction);
     let prediction_tokens: Vec<&str> = python_split_whitespace(&prediction).collect();
-    let mut prediction_counts: HashMap<&str, usize> = HashMap::new();
+    let mut prediction_counts: FxHashMap<&str, usize> = FxHashMap::default();
     for token in &prediction_tokens {
         *prediction_counts.entry(token).or_default() += 1;
     }
@@ -26,7 +26,7 @@ pub fn squad_token_f1<S: AsRef<str>>(prediction: &str, ground_truths: &[S]) -> R
 }
 
 /// F1 of the multiset overlap, 0 when nothing overlaps (also when either side has no tokens).
-fn token_f1(prediction_len: usize, prediction_counts: &HashMap<&str, usize>, truth_tokens: &[&str]) -> f64 {
+fn token_f1(prediction_len: usize, prediction_counts: &FxHashMap<&str, usize>, truth_tokens: &[&str]) -> f64 {
     let mut unused = prediction_counts.clone();
     let mut same = 0usize;
     for token in truth_tokens {
