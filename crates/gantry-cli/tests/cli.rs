@@ -163,9 +163,9 @@ fn rag_ingest_query_list_and_delete() {
 mod chains;
 #[path = "cli/datasets.rs"]
 mod datasets;
-#[path = "cli/prompts.rs"]
-mod prompts;
 #[path = "cli/eval.rs"]
 mod eval;
+#[path = "cli/prompts.rs"]
+mod prompts;
 #[path = "cli/review.rs"]
 mod review;
