@@ -169,6 +169,17 @@ fn show_queue(info: &ReviewQueueInfo) -> String {
     out
 }
 
+/// Appends `text` indented by two spaces; blank lines stay empty.
+fn push_indented(out: &mut String, text: &str) {
+    for line in text.trim_end().lines() {
+        if !line.trim().is_empty() {
+            out.push_str("  ");
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+}
+
 fn show_item(item: &ReviewItem) -> String {
     let mut out = format!("item:     {}\n", item.id);
     if let (Some(who), Some(until)) = (&item.claimed_by, item.claim_expires_at) {
@@ -196,9 +207,11 @@ fn show_item(item: &ReviewItem) -> String {
             }
         }
     }
-    out.push_str(&format!("output:\n  {}\n", item.output.trim_end().replace('\n', "\n  ")));
+    out.push_str("output:\n");
+    push_indented(&mut out, &item.output);
     if let Some(expected) = &item.expected {
-        out.push_str(&format!("expected:\n  {}\n", gantry_types::value_text(expected)));
+        out.push_str("expected:\n");
+        push_indented(&mut out, &gantry_types::value_text(expected));
     }
     out
 }

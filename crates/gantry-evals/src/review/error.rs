@@ -42,7 +42,7 @@ pub enum ReviewError {
     #[error("item {id} was already reviewed by {reviewer}")]
     AlreadyReviewed { id: Uuid, reviewer: String },
     /// Another reviewer holds the item.
-    #[error("item {id} is claimed by {reviewer} until {}", .until.to_rfc3339())]
+    #[error("item {id} is claimed by {reviewer} until {}", .until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
     ClaimedByOther { id: Uuid, reviewer: String, until: DateTime<Utc> },
     /// Scores that do not fit the rubric; `criterion` names the first one at fault.
     #[error("{message}")]
@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(err.http_status(), 409);
         assert_eq!(
             err.to_string(),
-            "item 00000000-0000-0000-0000-000000000000 is claimed by ana until 2027-01-15T08:00:00+00:00"
+            "item 00000000-0000-0000-0000-000000000000 is claimed by ana until 2027-01-15T08:00:00Z"
         );
     }
 }
