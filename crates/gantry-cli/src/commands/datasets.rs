@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use gantry_evals::datasets::{
     self, CleanOutcome, CleanRequest, CleanStep, ColumnMapping, DatasetStats, Distribution, Export, ExportFormat,
-    FileFormat, FromTracesOutcome, TraceSelection, DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    FeedbackCondition, FileFormat, FromTracesOutcome, TraceSelection, DEFAULT_NEAR_DUPLICATE_THRESHOLD,
 };
 use gantry_store::Store;
 use gantry_types::{DatasetSummary, DatasetVersionInfo, StoredItem, TraceStatus};
@@ -63,6 +63,18 @@ pub enum DatasetsCommand {
         /// Items at most (1-1000).
         #[arg(long)]
         limit: Option<u32>,
+        /// Only traces with user feedback of this name (see --feedback-min/-max/-category).
+        #[arg(long, value_name = "NAME")]
+        feedback: Option<String>,
+        /// With --feedback: the mean value (true = 1, false = 0) is at least this.
+        #[arg(long, requires = "feedback")]
+        feedback_min: Option<f64>,
+        /// With --feedback: the mean value is at most this (e.g. 0 for thumbs-down traces).
+        #[arg(long, requires = "feedback")]
+        feedback_max: Option<f64>,
+        /// With --feedback: this category was given at least once.
+        #[arg(long, requires = "feedback")]
+        feedback_category: Option<String>,
         #[arg(long)]
         author: Option<String>,
         #[arg(long)]
@@ -201,7 +213,21 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
             };
             println!("{}: created version {} ({} items) from {}", info.name, info.version, info.items, file.display());
         }
-        DatasetsCommand::FromTraces { name, model, prompt, status, since, until, limit, author: who, url } => {
+        DatasetsCommand::FromTraces {
+            name,
+            model,
+            prompt,
+            status,
+            since,
+            until,
+            limit,
+            feedback,
+            feedback_min,
+            feedback_max,
+            feedback_category,
+            author: who,
+            url,
+        } => {
             let time = |flag: &str, text: Option<String>| {
                 text.map(|t| {
                     chrono::DateTime::parse_from_rfc3339(&t)
@@ -222,6 +248,12 @@ pub async fn run(ctx: &Context, command: DatasetsCommand) -> anyhow::Result<()> 
                 since: time("since", since)?,
                 until: time("until", until)?,
                 limit,
+                feedback: feedback.map(|name| FeedbackCondition {
+                    name,
+                    min: feedback_min,
+                    max: feedback_max,
+                    category: feedback_category,
+                }),
             };
             let who = author(who);
             let outcome: FromTracesOutcome = match Backend::open(ctx, url).await? {

@@ -39,8 +39,14 @@ pub enum ReviewCommand {
     Add {
         name: String,
         /// A trace id; repeat for more.
-        #[arg(long = "trace", value_name = "TRACE_ID", required = true)]
+        #[arg(long = "trace", value_name = "TRACE_ID", required_unless_present = "eval_run")]
         traces: Vec<String>,
+        /// The answered items of an eval run (with their dataset input and expected output).
+        #[arg(long, value_name = "RUN_ID")]
+        eval_run: Option<String>,
+        /// With --eval-run: only items EVALUATOR scored below VALUE (or could not score).
+        #[arg(long, value_name = "EVALUATOR=VALUE", requires = "eval_run")]
+        below: Option<String>,
         #[arg(long)]
         url: Option<String>,
     },
@@ -269,13 +275,14 @@ pub async fn run(ctx: &Context, command: ReviewCommand) -> anyhow::Result<()> {
         ReviewCommand::Show { name, url } => {
             print!("{}", show_queue(&Queues::open(ctx, url).await?.queue(&name).await?));
         }
-        ReviewCommand::Add { name, traces, url } => {
-            let request = AddItemsRequest { trace_ids: traces, items: Vec::new() };
+        ReviewCommand::Add { name, traces, eval_run, below, url } => {
+            let eval_run = eval_run.map(|run_id| eval_run_items(run_id, below.as_deref())).transpose()?;
+            let request = AddItemsRequest { trace_ids: traces, eval_run, items: Vec::new() };
             let queues = Queues::open(ctx, url).await?;
             let added: Vec<ReviewItem> = match &queues {
                 Queues::Local(store) => review::add_items(store.as_ref(), &name, request).await?,
                 Queues::Remote(_) => {
-                    let body = json!({"trace_ids": request.trace_ids});
+                    let body = json!({"trace_ids": request.trace_ids, "eval_run": request.eval_run});
                     let path = format!("/api/review/queues/{name}/items");
                     serde_json::from_value(
                         queues.call(reqwest::Method::POST, &path, Some(&body)).await?["data"].take(),
@@ -284,7 +291,12 @@ pub async fn run(ctx: &Context, command: ReviewCommand) -> anyhow::Result<()> {
             };
             println!("added {} item(s) to '{name}'", added.len());
             for item in &added {
-                println!("  {}  trace {}", item.id, item.source.trace_id.map_or("-".into(), |t| t.to_string()));
+                let from_run = match (&item.source.eval_run_id, item.source.eval_item_index) {
+                    (Some(run), Some(index)) => format!("  eval run {run} item {index}"),
+                    _ => String::new(),
+                };
+                let trace = item.source.trace_id.map_or("-".into(), |t| t.to_string());
+                println!("  {}  trace {trace}{from_run}", item.id);
             }
         }
         ReviewCommand::Next { name, reviewer, url } => {
@@ -349,4 +361,19 @@ pub async fn run(ctx: &Context, command: ReviewCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--eval-run RUN_ID [--below EVALUATOR=VALUE]` as the request's selection.
+fn eval_run_items(run_id: String, below: Option<&str>) -> anyhow::Result<review::EvalRunItems> {
+    let (evaluator, below) = match below {
+        None => (None, None),
+        Some(text) => {
+            let (name, value) =
+                text.split_once('=').ok_or_else(|| anyhow::anyhow!("--below takes EVALUATOR=VALUE, got '{text}'"))?;
+            let value: f64 =
+                value.trim().parse().map_err(|_| anyhow::anyhow!("--below {name}=: '{value}' is not a number"))?;
+            (Some(name.trim().to_string()), Some(value))
+        }
+    };
+    Ok(review::EvalRunItems { run_id, evaluator, below })
 }

@@ -191,3 +191,47 @@ async fn traces_become_items_with_their_origin() {
     let bad = TraceSelection { limit: Some(0), ..Default::default() };
     assert_eq!(from_traces(store, "live", &bad, "a").await.unwrap_err().param(), Some("limit".into()));
 }
+
+#[tokio::test]
+async fn traces_can_be_chosen_by_their_user_feedback() {
+    use crate::review::add_feedback;
+    use gantry_types::{FeedbackValue, NewFeedback};
+    let (_dir, store) = store().await;
+    let traces = vec![
+        trace("m2", 4, TraceStatus::Ok, "liked", Some("a")),
+        trace("m2", 3, TraceStatus::Ok, "disliked", Some("b")),
+        trace("m2", 2, TraceStatus::Ok, "mixed", Some("c")),
+        trace("m2", 1, TraceStatus::Ok, "unrated", Some("d")),
+    ];
+    store.insert_traces(&traces).await.unwrap();
+    let store = store.as_ref();
+    let rate = |i: usize, name: &str, value: FeedbackValue| {
+        let feedback = NewFeedback { name: name.into(), value, comment: None, author: Some("u".into()) };
+        add_feedback(store, traces[i].id, feedback)
+    };
+    rate(0, "thumbs", FeedbackValue::Bool(true)).await.unwrap();
+    rate(1, "thumbs", FeedbackValue::Bool(false)).await.unwrap();
+    rate(2, "thumbs", FeedbackValue::Bool(true)).await.unwrap();
+    rate(2, "thumbs", FeedbackValue::Bool(false)).await.unwrap();
+    rate(1, "reason", FeedbackValue::Category("wrong facts".into())).await.unwrap();
+
+    let chosen = |condition: FeedbackCondition| {
+        let selection = TraceSelection { feedback: Some(condition), ..Default::default() };
+        async move {
+            let outcome = from_traces(store, "fb", &selection, "a").await?;
+            let (_, items) = load_items(store, "fb", Some(outcome.version.version)).await?;
+            Ok::<Vec<String>, DatasetError>(items.iter().map(|i| text::input_text(&i.item)).collect())
+        }
+    };
+    let down = FeedbackCondition { name: "thumbs".into(), max: Some(0.0), ..Default::default() };
+    assert_eq!(chosen(down).await.unwrap(), vec!["disliked"]);
+    let up = FeedbackCondition { name: "thumbs".into(), min: Some(0.5), ..Default::default() };
+    assert_eq!(chosen(up).await.unwrap(), vec!["mixed", "liked"], "the mean of true and false is 0.5");
+    let category =
+        FeedbackCondition { name: "reason".into(), category: Some("wrong facts".into()), ..Default::default() };
+    assert_eq!(chosen(category).await.unwrap(), vec!["disliked"]);
+    let nobody = FeedbackCondition { name: "stars".into(), ..Default::default() };
+    assert_eq!(chosen(nobody).await.unwrap_err().code(), "empty_dataset");
+    let unnamed = FeedbackCondition { name: " ".into(), ..Default::default() };
+    assert_eq!(chosen(unnamed).await.unwrap_err().param(), Some("feedback.name".into()));
+}

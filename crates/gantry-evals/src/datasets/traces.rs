@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gantry_store::{Store, MAX_LIST_LIMIT};
 use gantry_types::{
-    ChatMessage, DatasetItem, DatasetVersionInfo, ItemInput, TraceFilter, TraceKind, TraceRecord, TraceStatus,
+    ChatMessage, DatasetItem, DatasetVersionInfo, FeedbackValue, ItemInput, TraceFilter, TraceKind, TraceRecord,
+    TraceStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -32,6 +33,59 @@ pub struct TraceSelection {
     /// Items at most (newest traces first); default and maximum 1000.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Only traces whose user feedback meets this condition.
+    #[serde(default)]
+    pub feedback: Option<FeedbackCondition>,
+}
+
+/// A condition on a trace's feedback of one name: its mean value (true = 1, false = 0) within
+/// `min`..=`max`, and/or a category given at least once. Traces without feedback of that
+/// name are left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackCondition {
+    pub name: String,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+/// Keeps the traces whose feedback meets a [`FeedbackCondition`].
+struct FeedbackScreen<'a> {
+    store: &'a dyn Store,
+    condition: &'a FeedbackCondition,
+}
+
+#[async_trait]
+impl TraceScreen for FeedbackScreen<'_> {
+    async fn keep(&self, trace: &TraceRecord) -> Result<bool, DatasetError> {
+        let condition = self.condition;
+        let feedback = self.store.list_feedback(trace.id).await?;
+        let named: Vec<_> = feedback.iter().filter(|f| f.name == condition.name).collect();
+        if named.is_empty() {
+            return Ok(false);
+        }
+        if let Some(category) = &condition.category {
+            let given = named.iter().any(|f| matches!(&f.value, FeedbackValue::Category(c) if c == category));
+            if !given {
+                return Ok(false);
+            }
+        }
+        if condition.min.is_some() || condition.max.is_some() {
+            let numbers: Vec<f64> = named.iter().filter_map(|f| f.value.as_number()).collect();
+            if numbers.is_empty() {
+                return Ok(false);
+            }
+            let mean = numbers.iter().sum::<f64>() / numbers.len() as f64;
+            if condition.min.is_some_and(|min| mean < min) || condition.max.is_some_and(|max| mean > max) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// A further test each trace must pass, beyond the store's filter. This is where a selection
@@ -96,7 +150,16 @@ pub async fn from_traces(
     selection: &TraceSelection,
     author: &str,
 ) -> Result<FromTracesOutcome, DatasetError> {
-    from_traces_screened(store, name, selection, &KeepAll, author).await
+    match &selection.feedback {
+        None => from_traces_screened(store, name, selection, &KeepAll, author).await,
+        Some(condition) => {
+            if condition.name.trim().is_empty() {
+                return Err(DatasetError::parameter("feedback.name is empty".to_string(), "feedback.name"));
+            }
+            let screen = FeedbackScreen { store, condition };
+            from_traces_screened(store, name, selection, &screen, author).await
+        }
+    }
 }
 
 /// Like [`from_traces`], with each trace also passed through `screen`.

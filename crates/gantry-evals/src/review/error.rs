@@ -35,6 +35,9 @@ pub enum ReviewError {
     /// Items that cannot be added as sent.
     #[error("{message}")]
     InvalidItems { message: String, param: String },
+    /// The eval run items were asked from does not exist.
+    #[error("no eval run with id '{0}'")]
+    EvalRunNotFound(String),
     /// The queue holds no item with that id.
     #[error("review queue '{queue}' has no item {id}")]
     ItemNotFound { queue: String, id: String },
@@ -72,6 +75,7 @@ impl ReviewError {
             ReviewError::QueueNotFound(_) => "review_queue_not_found",
             ReviewError::InvalidItems { .. } => "invalid_review_items",
             ReviewError::ItemNotFound { .. } => "review_item_not_found",
+            ReviewError::EvalRunNotFound(_) => "eval_run_not_found",
             ReviewError::AlreadyReviewed { .. } => "item_already_reviewed",
             ReviewError::ClaimedByOther { .. } => "item_claimed",
             ReviewError::InvalidScores { .. } => "invalid_scores",
@@ -84,7 +88,10 @@ impl ReviewError {
     /// The HTTP status a client gets for this error.
     pub fn http_status(&self) -> u16 {
         match self {
-            ReviewError::TraceNotFound { .. } | ReviewError::QueueNotFound(_) | ReviewError::ItemNotFound { .. } => 404,
+            ReviewError::TraceNotFound { .. }
+            | ReviewError::QueueNotFound(_)
+            | ReviewError::ItemNotFound { .. }
+            | ReviewError::EvalRunNotFound(_) => 404,
             ReviewError::InvalidFeedback { .. }
             | ReviewError::InvalidParameter { .. }
             | ReviewError::InvalidQueueName(_)
@@ -113,6 +120,7 @@ impl ReviewError {
                 Some("name".to_string())
             }
             ReviewError::InvalidScores { criterion, .. } => Some(format!("scores.{criterion}")),
+            ReviewError::EvalRunNotFound(_) => Some("eval_run.run_id".to_string()),
             _ => None,
         }
     }

@@ -5,12 +5,14 @@
 mod error;
 mod export;
 mod feedback;
+mod from_eval;
 mod queues;
 mod rubric;
 
 pub use error::ReviewError;
 pub use export::{export_items, export_jsonl, reviewed_to_dataset_item};
 pub use feedback::{add_feedback, feedback_summary, list_feedback, parse_group_by, MAX_COMMENT_BYTES, MAX_NAME_CHARS};
+pub use from_eval::EvalRunItems;
 pub use queues::{
     add_items, create_queue, get_queue, item_from_trace, list_queues, next_item, next_item_at, submit_review,
     AddItemsRequest, DEFAULT_LEASE_SECONDS, MAX_ITEMS_PER_CALL,

@@ -1,5 +1,6 @@
 //! Review queues: create, list, show, add items, hand out the next item, accept reviews.
 
+use super::from_eval::{items_from_eval_run, EvalRunItems};
 use super::rubric::{identifier_ok, validate_rubric, validate_scores};
 use super::{label_problem, parse_trace_id, text_problem, ReviewError, MAX_COMMENT_BYTES};
 use chrono::{DateTime, Duration, Utc};
@@ -23,12 +24,15 @@ const MAX_CORRECTION_BYTES: usize = 256 * 1024;
 /// Longest description or instructions, in bytes.
 const MAX_TEXT_BYTES: usize = 16 * 1024;
 
-/// Items to add to a queue: recorded traces by id, raw items, or both (traces first).
+/// Items to add to a queue: recorded traces by id, the items of an eval run, raw items, or
+/// any mix (traces first, then the run's items, then the raw ones).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddItemsRequest {
     #[serde(default)]
     pub trace_ids: Vec<String>,
+    #[serde(default)]
+    pub eval_run: Option<EvalRunItems>,
     #[serde(default)]
     pub items: Vec<NewReviewItem>,
 }
@@ -124,11 +128,19 @@ pub async fn add_items(
     request: AddItemsRequest,
 ) -> Result<Vec<ReviewItem>, ReviewError> {
     check_queue_name(queue)?;
-    let total = request.trace_ids.len() + request.items.len();
+    let from_run = match &request.eval_run {
+        Some(selection) => items_from_eval_run(store, selection).await?,
+        None => Vec::new(),
+    };
+    let total = request.trace_ids.len() + from_run.len() + request.items.len();
     if total == 0 || total > MAX_ITEMS_PER_CALL {
         return Err(ReviewError::InvalidItems {
-            message: format!("send 1 to {MAX_ITEMS_PER_CALL} items as trace_ids or items, got {total}"),
-            param: if request.items.is_empty() { "trace_ids".into() } else { "items".into() },
+            message: format!("send 1 to {MAX_ITEMS_PER_CALL} items as trace_ids, eval_run or items, got {total}"),
+            param: match (&request.eval_run, request.items.is_empty()) {
+                (Some(_), _) => "eval_run".into(),
+                (None, true) => "trace_ids".into(),
+                (None, false) => "items".into(),
+            },
         });
     }
     // The queue is checked first so a wrong name is not reported as a missing trace.
@@ -146,6 +158,7 @@ pub async fn add_items(
         })?;
         items.push(item);
     }
+    items.extend(from_run);
     items.extend(request.items);
     let added = store.add_review_items(queue, &items, now()).await?;
     let added = added.ok_or_else(|| ReviewError::QueueNotFound(queue.to_string()))?;

@@ -412,3 +412,52 @@ fn messages_item() -> DatasetItem {
         metadata: Map::new(),
     }
 }
+
+#[tokio::test]
+async fn the_items_a_run_scored_low_go_to_a_review_queue_with_their_dataset_context() {
+    use gantry_evals::review::{self, AddItemsRequest, EvalRunItems};
+    use gantry_types::{Criterion, NewReviewQueue, Rubric, Scale};
+    let fx = Fixture::start().await;
+    fx.dataset("sums", &[sum_item(1, 2, 3, None), sum_item(5, 5, 10, Some("wrong")), sum_item(2, 2, 4, None)]).await;
+    let run = fx.evaluation().run(&suite(""), Baseline::None, None, &NoProgress).await.unwrap().run;
+    let store = fx.service.gateway.store().as_ref();
+    let rubric =
+        Rubric { criteria: vec![Criterion { name: "correct".into(), description: None, scale: Scale::Boolean }] };
+    review::create_queue(
+        store,
+        NewReviewQueue { name: "sums-review".into(), description: None, rubric, instructions: None },
+    )
+    .await
+    .unwrap();
+
+    let low = EvalRunItems { run_id: run.id.clone(), evaluator: Some("answer".into()), below: Some(1.0) };
+    let request = AddItemsRequest { eval_run: Some(low), ..Default::default() };
+    let added = review::add_items(store, "sums-review", request).await.unwrap();
+    assert_eq!(added.len(), 1, "only the wrong answer scored below 1");
+    let item = &added[0];
+    assert_eq!(item.source.eval_run_id.as_deref(), Some(run.id.as_str()));
+    assert_eq!(item.source.eval_item_index, Some(1));
+    assert_eq!(item.output, "#### 0");
+    assert_eq!(item.expected, Some(json!("#### 10")));
+    let details = gantry_evals::runs::run_details(store, &run.id).await.unwrap();
+    assert_eq!(item.source.trace_id, details.items[1].trace_id);
+
+    let everything = EvalRunItems { run_id: run.id.clone(), evaluator: None, below: None };
+    let request = AddItemsRequest { eval_run: Some(everything), ..Default::default() };
+    assert_eq!(review::add_items(store, "sums-review", request).await.unwrap().len(), 3);
+
+    for (selection, code) in [
+        (EvalRunItems { run_id: "nope".into(), evaluator: None, below: None }, "eval_run_not_found"),
+        (
+            EvalRunItems { run_id: run.id.clone(), evaluator: Some("answer".into()), below: None },
+            "invalid_review_items",
+        ),
+        (
+            EvalRunItems { run_id: run.id.clone(), evaluator: Some("nope".into()), below: Some(1.0) },
+            "invalid_review_items",
+        ),
+    ] {
+        let request = AddItemsRequest { eval_run: Some(selection), ..Default::default() };
+        assert_eq!(review::add_items(store, "sums-review", request).await.unwrap_err().code(), code);
+    }
+}

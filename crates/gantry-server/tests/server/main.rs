@@ -173,6 +173,7 @@ mod chains;
 mod collections;
 mod datasets;
 mod embedded;
+mod evals;
 mod feedback;
 mod prompts;
 mod routing;

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use gantry_evals::datasets::{
-    self, CleanOutcome, CleanRequest, ColumnMapping, DatasetError, DatasetStats, ExportFormat, FileFormat,
-    FromTracesOutcome, TraceSelection,
+    self, CleanOutcome, CleanRequest, ColumnMapping, DatasetError, DatasetStats, ExportFormat, FeedbackCondition,
+    FileFormat, FromTracesOutcome, TraceSelection,
 };
 use gantry_types::{DatasetItem, DatasetVersionInfo, TraceStatus};
 use serde::Deserialize;
@@ -63,6 +63,8 @@ pub struct FromTracesBody {
     until: Option<DateTime<Utc>>,
     #[serde(default)]
     limit: Option<u32>,
+    #[serde(default)]
+    feedback: Option<FeedbackCondition>,
     #[serde(default)]
     author: Option<String>,
 }
@@ -199,6 +201,7 @@ pub async fn from_traces(
         since: body.since,
         until: body.until,
         limit: body.limit,
+        feedback: body.feedback,
     };
     let outcome = datasets::from_traces(state.gateway.store().as_ref(), &name, &selection, &author).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
