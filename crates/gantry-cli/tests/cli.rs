@@ -5,15 +5,33 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs `gantry ARGS` in `dir`, away from the caller's config, data and models.
 fn gantry(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gantry"))
         .args(args)
         .current_dir(dir)
         .env("GANTRY_MODEL_SOURCES", "")
+        .env("GANTRY_AUTHOR", "ci-bot")
         .env_remove("GANTRY_CONFIG")
         .env_remove("GANTRY_DATA_DIR")
+        .env_remove("GANTRY_DATABASE_URL")
         .output()
         .unwrap()
+}
+
+/// Runs `gantry ARGS`, checks it succeeded and returns its stdout.
+fn succeeds(dir: &Path, args: &[&str]) -> String {
+    let out = gantry(dir, args);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "gantry {args:?} failed:\n{}\n{stdout}", text(&out.stderr));
+    stdout
+}
+
+/// Runs `gantry ARGS`, checks it failed and returns its stderr.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let out = gantry(dir, args);
+    assert!(!out.status.success(), "gantry {args:?} should fail: {}", text(&out.stdout));
+    text(&out.stderr)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -36,6 +36,15 @@ impl FromStr for TraceId {
     }
 }
 
+/// Whether `name` can name a collection, a dataset or a review queue: 1 to 64 ASCII letters,
+/// digits, `-`, `_` or `.`, starting with a letter or digit, so that it is safe in URL paths
+/// and `NAME@VERSION` references.
+pub fn is_resource_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +56,13 @@ mod tests {
         assert_eq!(a.0.get_version_num(), 7);
         assert!(a < b);
         assert_eq!(a.to_string().parse::<TraceId>().unwrap(), a);
+    }
+
+    #[test]
+    fn resource_names_are_url_safe() {
+        assert!(is_resource_name("support-v2.eval_set"));
+        for bad in ["", "-lead", "has space", "slash/in", "ü", &"x".repeat(65)] {
+            assert!(!is_resource_name(bad), "{bad:?}");
+        }
     }
 }

@@ -22,7 +22,7 @@ pub use embeddings::*;
 pub use error::{parse_json, ApiErrorBody, ApiErrorDetail, JsonParseError};
 pub use eval::*;
 pub use feedback::*;
-pub use ids::TraceId;
+pub use ids::{is_resource_name, TraceId};
 pub use models::{ModelList, ModelObject};
 pub use rag::{CollectionInfo, CollectionSettings, DocumentInfo};
 pub use registry::*;

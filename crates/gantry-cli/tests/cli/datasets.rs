@@ -2,38 +2,17 @@
 //! export, clear errors that store nothing; and `--url` against a running server.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 const EXAMPLE: &str = include_str!("../../../../examples/datasets/support.jsonl");
 
-fn datasets(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .arg("datasets")
-        .args(args)
-        .current_dir(dir)
-        .env("GANTRY_AUTHOR", "ci-bot")
-        .env_remove("GANTRY_CONFIG")
-        .env_remove("GANTRY_DATA_DIR")
-        .env_remove("GANTRY_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
+/// `gantry datasets ARGS` succeeded: its stdout.
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = datasets(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "gantry datasets {args:?} failed:\n{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    super::succeeds(dir, &[&["datasets"], args].concat())
 }
 
+/// `gantry datasets ARGS` failed: its stderr.
 fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = datasets(dir, args);
-    assert!(!out.status.success(), "gantry datasets {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    super::refused(dir, &[&["datasets"], args].concat())
 }
 
 #[test]
@@ -88,7 +67,7 @@ fn import_clean_stats_and_export_the_example() {
         ),
         "{chat}"
     );
-    let out = datasets(d, &["export", "support@1", "-o", "v1.jsonl"]);
+    let out = super::gantry(d, &["datasets", "export", "support@1", "-o", "v1.jsonl"]);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "exported 20 item(s) as jsonl to v1.jsonl\n");
     assert!(std::fs::read_to_string(d.join("v1.jsonl")).unwrap().contains("jane.doe@example.com"), "v1 is untouched");
 

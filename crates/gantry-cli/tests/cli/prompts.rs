@@ -3,41 +3,18 @@
 //! running server.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 const EXAMPLE: &str = include_str!("../../../../examples/prompts/support.toml");
 const CLASSIFY: &str = include_str!("../../../../examples/prompts/classify.yaml");
 
-fn prompts(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .arg("prompts")
-        .args(args)
-        .current_dir(dir)
-        .env("GANTRY_AUTHOR", "ci-bot")
-        .env_remove("GANTRY_CONFIG")
-        .env_remove("GANTRY_DATA_DIR")
-        .env_remove("GANTRY_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-/// Runs `gantry prompts ARGS`, checks it succeeded and returns its stdout.
+/// `gantry prompts ARGS` succeeded: its stdout.
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = prompts(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "gantry prompts {args:?} failed:\n{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    super::succeeds(dir, &[&["prompts"], args].concat())
 }
 
-/// Runs `gantry prompts ARGS`, checks it failed and returns its stderr.
+/// `gantry prompts ARGS` failed: its stderr.
 fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = prompts(dir, args);
-    assert!(!out.status.success(), "gantry prompts {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    super::refused(dir, &[&["prompts"], args].concat())
 }
 
 #[test]

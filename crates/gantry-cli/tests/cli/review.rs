@@ -5,37 +5,10 @@
 use chrono::Utc;
 use gantry_types::{PromptUse, TraceId, TraceKind, TraceRecord, TraceStatus};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::{Command, Output};
 
 const RUBRIC: &str = include_str!("../../../../examples/review/helpfulness.toml");
 
-fn gantry(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .args(args)
-        .current_dir(dir)
-        .env("GANTRY_AUTHOR", "ci-bot")
-        .env_remove("GANTRY_CONFIG")
-        .env_remove("GANTRY_DATA_DIR")
-        .env_remove("GANTRY_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-/// Runs `gantry ARGS`, checks it succeeded and returns its stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = gantry(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "gantry {args:?} failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
-
-/// Runs `gantry ARGS`, checks it failed and returns its stderr.
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = gantry(dir, args);
-    assert!(!out.status.success(), "gantry {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use super::{refused as fails, succeeds as ok};
 
 fn chat_trace(model: &str, question: &str, answer: &str, prompt: Option<(&str, u32)>) -> TraceRecord {
     TraceRecord {

@@ -121,10 +121,7 @@ pub struct Retrieval {
 
 /// Checks a collection name: it appears in URL paths and file-system-like listings.
 pub fn validate_name(name: &str) -> Result<(), RagError> {
-    let ok = (1..=64).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if gantry_types::is_resource_name(name) {
         Ok(())
     } else {
         Err(RagError::InvalidName(name.chars().take(100).collect()))

@@ -38,10 +38,7 @@ pub const DEFAULT_PAGE_LIMIT: u64 = 50;
 
 /// Checks a dataset name: it appears in URL paths and `NAME@VERSION` references.
 pub fn validate_name(name: &str) -> Result<(), DatasetError> {
-    let ok = (1..=64).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if gantry_types::is_resource_name(name) {
         Ok(())
     } else {
         Err(DatasetError::InvalidName(name.chars().take(100).collect()))

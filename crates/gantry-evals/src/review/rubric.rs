@@ -20,9 +20,7 @@ fn rubric_error(message: String, param: String) -> ReviewError {
 
 /// A name that can be typed as `NAME=VALUE` and used as a JSON key without quoting doubts.
 pub(crate) fn identifier_ok(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    gantry_types::is_resource_name(name)
 }
 
 fn check_scale(scale: &Scale, param: &str) -> Result<(), ReviewError> {
