@@ -1,6 +1,7 @@
 //! The store of record. `Store` is the trait every backend implements; SQLite (WAL, under
 //! the data directory) is the embedded default.
 
+mod access;
 mod collections;
 mod datasets;
 mod error;
@@ -9,6 +10,7 @@ mod feedback;
 mod registry;
 mod review;
 mod sqlite;
+mod sqlite_access;
 mod sqlite_collections;
 mod sqlite_datasets;
 mod sqlite_evals;
@@ -16,6 +18,7 @@ mod sqlite_feedback;
 mod sqlite_registry;
 mod sqlite_review;
 
+pub use access::{AuditStore, KeyStore};
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use error::StoreError;
@@ -38,7 +41,16 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 /// Persistence for everything Gantry records.
 #[async_trait]
 pub trait Store:
-    RegistryStore + CollectionStore + DatasetStore + EvalStore + FeedbackStore + ReviewStore + Send + Sync
+    RegistryStore
+    + CollectionStore
+    + DatasetStore
+    + EvalStore
+    + FeedbackStore
+    + ReviewStore
+    + KeyStore
+    + AuditStore
+    + Send
+    + Sync
 {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;

@@ -114,6 +114,7 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
             .map(|c| serde_json::from_str(&c))
             .transpose()
             .map_err(|e| corrupt("output_check", &e))?,
+        api_key_id: row.try_get("api_key_id")?,
     })
 }
 
@@ -126,8 +127,8 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO traces (id, started_at_us, kind, requested_model, provider, upstream_model,
                  status, http_status, error_code, error_message, stream, request, response, attempts,
                  finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, cost_usd,
-                 parent_id, span_name, prompt_name, prompt, output_check)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 parent_id, span_name, prompt_name, prompt, output_check, api_key_id)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(t.id.to_string())
             .bind(to_micros(t.started_at))
@@ -155,6 +156,7 @@ impl Store for SqliteStore {
             .bind(t.prompt.as_ref().map(|p| p.name.clone()))
             .bind(t.prompt.as_ref().map(json_text).transpose()?)
             .bind(t.output_check.as_ref().map(json_text).transpose()?)
+            .bind(&t.api_key_id)
             .execute(&mut *tx)
             .await?;
         }

@@ -8,7 +8,7 @@ use gantry_types::{
 };
 use serde_json::json;
 
-fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {
+pub(crate) fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {
     let started_at = Utc::now() - Duration::minutes(minutes_ago);
     TraceRecord {
         id: TraceId::new(),
@@ -43,6 +43,7 @@ fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> TraceRecord {
         cost_usd: Some(0.000_12),
         prompt: None,
         output_check: None,
+        api_key_id: None,
     }
 }
 
@@ -144,6 +145,8 @@ async fn unusable_data_dir_is_a_clear_error() {
     assert!(err.to_string().contains("not-a-dir"), "{err}");
 }
 
+#[path = "store/access.rs"]
+mod access;
 #[path = "store/collections.rs"]
 mod collections;
 #[path = "store/datasets.rs"]

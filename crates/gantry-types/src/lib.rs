@@ -1,6 +1,7 @@
 //! Gantry's shared vocabulary: the OpenAI-compatible wire types, the domain records the
 //! store keeps, typed IDs and the error body. Nothing here performs I/O.
 
+pub mod access;
 pub mod chain;
 pub mod chat;
 pub mod dataset;
@@ -15,6 +16,7 @@ pub mod registry;
 pub mod review;
 pub mod trace;
 
+pub use access::*;
 pub use chain::*;
 pub use chat::*;
 pub use dataset::*;

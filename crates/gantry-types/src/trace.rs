@@ -164,6 +164,9 @@ pub struct TraceRecord {
     /// The response checked against the prompt's output schema, when it declares one.
     #[serde(default)]
     pub output_check: Option<OutputCheck>,
+    /// The API key the call was made with; budgets add up the cost of a key's traces.
+    #[serde(default)]
+    pub api_key_id: Option<String>,
 }
 
 /// Filters for listing traces; every field narrows the result.

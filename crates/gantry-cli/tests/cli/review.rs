@@ -41,6 +41,7 @@ fn chat_trace(model: &str, question: &str, answer: &str, prompt: Option<(&str, u
             variables: json!({}),
         }),
         output_check: None,
+        api_key_id: None,
     }
 }
 

@@ -141,6 +141,7 @@ fn trace(model: &str, minutes_ago: i64, status: TraceStatus, question: &str, ans
         cost_usd: None,
         prompt: (model == "m1").then(|| PromptUse { name: "qa".into(), version: 2, label: None, variables: json!({}) }),
         output_check: None,
+        api_key_id: None,
     }
 }
 
