@@ -93,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::review::ReviewCommand,
     },
+    /// Guardrails: scan files for PII, secrets and prompt injection; measure the detector.
+    Guard {
+        #[command(subcommand)]
+        command: commands::guard::GuardCommand,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
             Command::Datasets { command } => commands::datasets::run(&context, command).await,
             Command::Feedback { command } => commands::feedback::run(&context, command).await,
             Command::Review { command } => commands::review::run(&context, command).await,
+            Command::Guard { command } => commands::guard::run(&context, command).await,
         }
     });
     match result {

@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub traces: RawTraces,
     #[serde(default)]
     pub rag: crate::rag::RawRag,
+    #[serde(default)]
+    pub guardrails: crate::guardrails::RawGuardrails,
 }
 
 /// `[server]`.
@@ -131,6 +133,7 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     pub traces: TraceSettings,
     pub rag: crate::rag::RagSettings,
+    pub guardrails: crate::guardrails::GuardSettings,
 }
 
 /// The embedded engine's settings.
@@ -205,11 +208,13 @@ pub struct TraceSettings {
     pub queue_capacity: usize,
     pub batch_size: usize,
     pub flush_interval: Duration,
+    /// Stored traces hold placeholders instead of PII values and secrets.
+    pub redact: bool,
 }
 
 impl Default for TraceSettings {
     fn default() -> Self {
-        Self { queue_capacity: 10_000, batch_size: 256, flush_interval: Duration::from_millis(100) }
+        Self { queue_capacity: 10_000, batch_size: 256, flush_interval: Duration::from_millis(100), redact: false }
     }
 }
 
@@ -437,6 +442,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         queue_capacity: raw.traces.queue_capacity.unwrap_or(defaults.queue_capacity),
         batch_size: raw.traces.batch_size.unwrap_or(defaults.batch_size),
         flush_interval: ms(raw.traces.flush_interval_ms, defaults.flush_interval),
+        redact: raw.guardrails.redact_traces.unwrap_or(false),
     };
     if traces.queue_capacity == 0 {
         problems.push("traces.queue_capacity must be at least 1".to_string());
@@ -446,6 +452,14 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
     }
 
     let rag = crate::rag::settings::validate(&raw.rag, &mut problems);
+    let guardrails = crate::guardrails::config::validate(&raw.guardrails, &mut problems);
+    for rule in &guardrails.rules {
+        for model in rule.models.iter().flatten() {
+            if !models.iter().any(|m| &m.name == model) {
+                problems.push(format!("guardrails rule '{}': the model '{model}' is not configured", rule.name));
+            }
+        }
+    }
 
     let listen = overrides.listen.or(raw.server.listen).unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if listen.parse::<std::net::SocketAddr>().is_err() {
@@ -479,6 +493,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         prices,
         traces,
         rag,
+        guardrails,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, ModelKind, Price, RoutingPolicy};
 use crate::error::GatewayError;
+use crate::guardrails::{CallScope, GuardState, Guardrails};
 use crate::recorder::{CallRecorder, Outcome, OutputValidator};
 use crate::router::{route_call, ModelRoute, Target};
 use crate::stream::{carries_output, TracedStream};
@@ -38,6 +39,8 @@ pub struct CallContext {
     pub parent: Option<(TraceId, String)>,
     pub prompt: Option<PromptUse>,
     pub output_validator: Option<OutputValidator>,
+    /// The API key the call is made with, for its budget.
+    pub api_key_id: Option<String>,
 }
 
 /// The routing table, the trace queue and the store.
@@ -48,6 +51,7 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     prices: Arc<BTreeMap<String, Price>>,
     created: i64,
+    guard: Arc<Guardrails>,
 }
 
 impl GatewayError {
@@ -91,6 +95,15 @@ impl Gateway {
             routes
                 .insert(m.name.clone(), ModelRoute { name: m.name.clone(), kind: m.kind, targets, policy: m.routing });
         }
+        // The similarity check of prompt injection embeds with the embedded MiniLM when it is
+        // configured, else with the first embedding model there is.
+        let embedding_model = config
+            .models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Embeddings)
+            .min_by_key(|m| m.name != crate::config::DEFAULT_EMBEDDING_MODEL)
+            .map(|m| m.name.clone());
+        let guard = Arc::new(Guardrails::new(config.guardrails.clone(), embedding_model, store.clone()));
         Ok(Self {
             routes,
             model_order,
@@ -98,7 +111,35 @@ impl Gateway {
             store,
             prices: Arc::new(config.prices.clone()),
             created: gantry_types::unix_now(),
+            guard,
         })
+    }
+
+    /// The configured guardrails.
+    pub fn guardrails(&self) -> &Arc<Guardrails> {
+        &self.guard
+    }
+
+    /// Runs the input guardrails on `request`, recording their hits; the state for the
+    /// response, or the recorder back with the error that blocks the call.
+    async fn guard_input(
+        &self,
+        recorder: &mut CallRecorder,
+        request: &mut ChatCompletionRequest,
+        prompt: Option<&str>,
+    ) -> Result<GuardState, GatewayError> {
+        let scope = CallScope { model: &request.model, prompt, trace_id: recorder.id };
+        let (mut state, blocked) = self.guard.check_input(self, &scope, &mut request.messages).await;
+        let redacted = state.hits.iter().any(|h| h.action == gantry_types::GuardAction::Redact);
+        recorder.add_guard_hits(state.hits.drain(..));
+        if let Some(e) = blocked {
+            return Err(e);
+        }
+        if redacted {
+            // The trace keeps what the provider was sent, not the values kept from it.
+            recorder.set_request(json!(request));
+        }
+        Ok(state)
     }
 
     /// The trace queue (for its counters).
@@ -133,6 +174,9 @@ impl Gateway {
         }
         if let Some(validator) = context.output_validator {
             recorder.set_output_validator(validator);
+        }
+        if let Some(key) = context.api_key_id {
+            recorder.set_api_key(key);
         }
         recorder
     }
@@ -173,9 +217,14 @@ impl Gateway {
     pub async fn chat_with(&self, mut request: ChatCompletionRequest, context: CallContext) -> Call<ChatCompletion> {
         // Gantry's own options are never sent upstream.
         request.extra.remove(crate::prompts::GANTRY_FIELD);
+        let prompt = context.prompt.as_ref().map(|p| p.name.clone());
         let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), false, context);
         let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
             Ok(route) => route,
+            Err(e) => return Self::fail(recorder, e),
+        };
+        let mut guard = match self.guard_input(&mut recorder, &mut request, prompt.as_deref()).await {
+            Ok(state) => state,
             Err(e) => return Self::fail(recorder, e),
         };
         let routed = route_call(route, recorder.started, |target, _budget| {
@@ -187,7 +236,14 @@ impl Gateway {
         .await;
         recorder.set_attempts(routed.attempts);
         match routed.result {
-            Ok((completion, _)) => {
+            Ok((mut completion, _)) => {
+                if guard.guards_output() {
+                    let checked = self.guard_output(&mut guard, &mut completion);
+                    recorder.add_guard_hits(guard.hits.drain(..));
+                    if let Err(e) = checked {
+                        return Self::fail(recorder, e);
+                    }
+                }
                 let choice = completion.choices.first();
                 recorder_finish_ok(
                     recorder.id,
@@ -223,9 +279,14 @@ impl Gateway {
         context: CallContext,
     ) -> Call<TracedStream> {
         request.extra.remove(crate::prompts::GANTRY_FIELD);
+        let prompt = context.prompt.as_ref().map(|p| p.name.clone());
         let mut recorder = self.recorder(TraceKind::Chat, &request.model, json!(request), true, context);
         let route = match validate::check_chat(&request).and_then(|_| self.route(&request.model, ModelKind::Chat)) {
             Ok(route) => route,
+            Err(e) => return Self::fail(recorder, e),
+        };
+        let guard = match self.guard_input(&mut recorder, &mut request, prompt.as_deref()).await {
+            Ok(state) => state,
             Err(e) => return Self::fail(recorder, e),
         };
         let policy: RoutingPolicy = route.policy;
@@ -282,10 +343,22 @@ impl Gateway {
                     policy.total_timeout.as_millis(),
                     target.label(),
                 );
+                let traced =
+                    if guard.guards_output() { traced.with_guard(self.guard.stream_guard(guard)) } else { traced };
                 Call { trace_id, result: Ok(traced) }
             }
             Err(e) => Self::fail(recorder, e),
         }
+    }
+
+    /// Every choice's text through the output guardrails.
+    fn guard_output(&self, state: &mut GuardState, completion: &mut ChatCompletion) -> Result<(), GatewayError> {
+        for (index, choice) in completion.choices.iter_mut().enumerate() {
+            for text in crate::guardrails::texts_mut(&mut choice.message) {
+                self.guard.check_output(state, index, text)?;
+            }
+        }
+        Ok(())
     }
 
     /// Embeddings for one or more inputs.

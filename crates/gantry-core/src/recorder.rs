@@ -70,6 +70,8 @@ pub struct CallRecorder {
     name: Option<String>,
     prompt: Option<PromptUse>,
     output_validator: Option<OutputValidator>,
+    api_key_id: Option<String>,
+    guard_hits: Vec<gantry_types::GuardHit>,
     sink: TraceSink,
     prices: Arc<BTreeMap<String, Price>>,
 }
@@ -99,6 +101,8 @@ impl CallRecorder {
             name: None,
             prompt: None,
             output_validator: None,
+            api_key_id: None,
+            guard_hits: Vec::new(),
             sink,
             prices,
         }
@@ -127,6 +131,21 @@ impl CallRecorder {
     /// Checks the response when the call succeeds, and records the result.
     pub fn set_output_validator(&mut self, validator: OutputValidator) {
         self.output_validator = Some(validator);
+    }
+
+    /// Adds what the guardrails found.
+    pub fn add_guard_hits(&mut self, hits: impl IntoIterator<Item = gantry_types::GuardHit>) {
+        self.guard_hits.extend(hits);
+    }
+
+    /// Replaces the recorded request (with what was sent upstream after the guardrails).
+    pub fn set_request(&mut self, request: Value) {
+        self.request = request;
+    }
+
+    /// Records the API key the call is made with.
+    pub fn set_api_key(&mut self, key_id: String) {
+        self.api_key_id = Some(key_id);
     }
 
     /// Milliseconds since the call started.
@@ -169,6 +188,8 @@ impl CallRecorder {
             cost_usd: cost,
             prompt: self.prompt,
             output_check,
+            api_key_id: self.api_key_id,
+            guardrails: self.guard_hits,
         };
         self.sink.record(record);
     }

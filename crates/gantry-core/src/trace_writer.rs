@@ -145,6 +145,9 @@ async fn write_loop(
                 }
             }
         }
+        if settings.redact {
+            batch.iter_mut().for_each(crate::guardrails::redact_record);
+        }
         commit(store.as_ref(), &batch, &stats).await;
         batch.clear();
     }

@@ -3,7 +3,7 @@
 use crate::routes::{api, fallback, health, openai};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 /// Requests larger than this are refused with 413 (images in messages can be large).
@@ -52,6 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/datasets/{name}/clean", post(api::datasets::clean))
         .route("/api/datasets/{name}/from-traces", post(api::datasets::from_traces))
         .route("/api/datasets/{name}/export", get(api::datasets::export))
+        .route("/api/guard/scan", post(api::guard::scan))
+        .route("/api/guard/examples", get(api::guard::list_examples).post(api::guard::add_example))
+        .route("/api/guard/examples/{id}", delete(api::guard::delete_example))
+        .route("/api/guard/stats", get(api::guard::stats))
         .route("/api/openapi.json", get(api::openapi::document))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

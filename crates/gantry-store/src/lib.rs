@@ -7,6 +7,7 @@ mod datasets;
 mod error;
 mod evals;
 mod feedback;
+mod guard;
 mod registry;
 mod review;
 mod sqlite;
@@ -15,6 +16,7 @@ mod sqlite_collections;
 mod sqlite_datasets;
 mod sqlite_evals;
 mod sqlite_feedback;
+mod sqlite_guard;
 mod sqlite_registry;
 mod sqlite_review;
 
@@ -24,6 +26,7 @@ pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use error::StoreError;
 pub use evals::EvalStore;
 pub use feedback::FeedbackStore;
+pub use guard::GuardStore;
 pub use registry::RegistryStore;
 pub use review::{ReviewStore, SubmitOutcome};
 pub use sqlite::SqliteStore;
@@ -49,6 +52,7 @@ pub trait Store:
     + ReviewStore
     + KeyStore
     + AuditStore
+    + GuardStore
     + Send
     + Sync
 {

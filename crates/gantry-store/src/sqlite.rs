@@ -83,6 +83,7 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
     let parent_id: Option<String> = row.try_get("parent_id")?;
     let prompt: Option<String> = row.try_get("prompt")?;
     let output_check: Option<String> = row.try_get("output_check")?;
+    let guardrails: Option<String> = row.try_get("guardrails")?;
     Ok(TraceRecord {
         id: id.parse().map_err(|e| corrupt("id", &e))?,
         parent_id: parent_id.map(|p| p.parse()).transpose().map_err(|e| corrupt("parent_id", &e))?,
@@ -115,6 +116,11 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
             .transpose()
             .map_err(|e| corrupt("output_check", &e))?,
         api_key_id: row.try_get("api_key_id")?,
+        guardrails: guardrails
+            .map(|g| serde_json::from_str(&g))
+            .transpose()
+            .map_err(|e| corrupt("guardrails", &e))?
+            .unwrap_or_default(),
     })
 }
 
@@ -127,8 +133,8 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO traces (id, started_at_us, kind, requested_model, provider, upstream_model,
                  status, http_status, error_code, error_message, stream, request, response, attempts,
                  finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, cost_usd,
-                 parent_id, span_name, prompt_name, prompt, output_check, api_key_id)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 parent_id, span_name, prompt_name, prompt, output_check, api_key_id, guardrails)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(t.id.to_string())
             .bind(to_micros(t.started_at))
@@ -157,6 +163,7 @@ impl Store for SqliteStore {
             .bind(t.prompt.as_ref().map(json_text).transpose()?)
             .bind(t.output_check.as_ref().map(json_text).transpose()?)
             .bind(&t.api_key_id)
+            .bind(if t.guardrails.is_empty() { None } else { Some(json_text(&t.guardrails)?) })
             .execute(&mut *tx)
             .await?;
         }

@@ -167,6 +167,9 @@ pub struct TraceRecord {
     /// The API key the call was made with; budgets add up the cost of a key's traces.
     #[serde(default)]
     pub api_key_id: Option<String>,
+    /// What the guardrails found in the request and the response (never the raw values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<crate::GuardHit>,
 }
 
 /// Filters for listing traces; every field narrows the result.

@@ -1,4 +1,18 @@
-//! Guardrails: checks on what goes into and comes out of a model. The PII detector is shared
-//! with dataset cleaning.
+//! Guardrails: scanners for PII, secrets, prompt injection, custom patterns and banned words,
+//! applied to what goes into and comes out of a model as `gantry.toml` configures. The PII
+//! detector is shared with dataset cleaning.
 
+pub mod config;
+mod engine;
+pub mod injection;
 pub mod pii;
+pub mod report;
+pub mod scan;
+pub mod secrets;
+mod stream;
+pub mod vault;
+
+pub use config::{GuardRule, GuardSettings, RawGuardrails, ScannerKind};
+pub use engine::{redact_json, redact_record, redact_sensitive, CallScope, GuardState, Guardrails};
+pub use stream::{StreamGuard, HOLD_BACK_CHARS};
+pub(crate) use engine::texts_mut;

@@ -142,6 +142,7 @@ fn trace(model: &str, minutes_ago: i64, status: TraceStatus, question: &str, ans
         prompt: (model == "m1").then(|| PromptUse { name: "qa".into(), version: 2, label: None, variables: json!({}) }),
         output_check: None,
         api_key_id: None,
+        guardrails: Vec::new(),
     }
 }
 

@@ -175,5 +175,6 @@ mod datasets;
 mod embedded;
 mod evals;
 mod feedback;
+mod guard;
 mod prompts;
 mod routing;
