@@ -2,3 +2,4 @@
 //! with dataset cleaning.
 
 pub mod pii;
+pub mod secrets;
