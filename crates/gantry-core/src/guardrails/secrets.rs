@@ -197,11 +197,9 @@ fn prefixed(text: &str) -> Vec<SecretSpan> {
         }
         let end = match body {
             Body::Exact(class, n) => run_end(bytes, m.end(), class).filter(|&e| e - m.end() == n),
-            Body::AtLeast(class, n) => {
-                run_end(bytes, m.end(), class).map(|e| trim_separators(bytes, m.end(), e)).filter(|&e| {
-                    e - m.end() >= n && bytes[m.end()..e].iter().any(u8::is_ascii_digit)
-                })
-            }
+            Body::AtLeast(class, n) => run_end(bytes, m.end(), class)
+                .map(|e| trim_separators(bytes, m.end(), e))
+                .filter(|&e| e - m.end() >= n && bytes[m.end()..e].iter().any(u8::is_ascii_digit)),
             Body::Pem => pem_end(text, m.start()),
             Body::Jwt => jwt_end(text, m.start()),
         };
@@ -257,7 +255,8 @@ fn pem_end(text: &str, start: usize) -> Option<usize> {
             (None, None) => (rest.len(), 0),
         };
         let line = rest[..line_len].trim_end_matches('\r');
-        let base64 = !line.is_empty() && line.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        let base64 =
+            !line.is_empty() && line.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
         let header = ["Proc-Type:", "DEK-Info:", "Comment:", "Version:"].iter().any(|h| line.starts_with(h));
         if base64 || header {
             end = p + line.len();
@@ -306,16 +305,26 @@ fn jwt_end(text: &str, start: usize) -> Option<usize> {
 /// Parts of a name that make the value assigned to it a secret (matched case-insensitively
 /// anywhere inside the name: `DB_PASSWORD`, `aws_secret_access_key`, `x-api-key`).
 const SECRET_NAMES: &[&str] = &[
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "accesskey",
-    "auth_key", "private_key", "credential", "credentials", "authorization", "bearer",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_key",
+    "accesskey",
+    "auth_key",
+    "private_key",
+    "credential",
+    "credentials",
+    "authorization",
+    "bearer",
 ];
 
 static NAME_MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(SECRET_NAMES)
-        .ok()
+    AhoCorasick::builder().ascii_case_insensitive(true).match_kind(MatchKind::LeftmostLongest).build(SECRET_NAMES).ok()
 });
 
 /// Values with a digit: below this many bits per character a value reads as a word, a date
@@ -383,7 +392,8 @@ fn is_reference_or_placeholder(value: &str) -> bool {
             && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
     };
     let dotted = value.contains('.') && value.split('.').all(identifier);
-    let constant = value.contains('_') && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    let constant =
+        value.contains('_') && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     let path = value.starts_with(['/', '~', '.']) || (value.starts_with("http") && !value.contains(['?', '@']));
     marker || sigil || dotted || constant || path
 }
@@ -459,7 +469,10 @@ fn assigned_value(text: &str, mut p: usize, bearer: bool) -> Option<(usize, usiz
     let start = p;
     let len = bytes[start..]
         .iter()
-        .take_while(|&&b| !b.is_ascii_whitespace() && !matches!(b, b',' | b';' | b'&' | b'"' | b'\'' | b'`' | b')' | b']' | b'}' | b'>'))
+        .take_while(|&&b| {
+            !b.is_ascii_whitespace()
+                && !matches!(b, b',' | b';' | b'&' | b'"' | b'\'' | b'`' | b')' | b']' | b'}' | b'>')
+        })
         .count();
     let end = trim_separators(bytes, start, start + len);
     (end > start).then_some((start, end))
@@ -542,7 +555,8 @@ mod tests {
 
     #[test]
     fn jwts_need_a_header_with_an_algorithm_and_a_signature() {
-        let no_alg = "eyJ0eXAiOiJ4In0.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkFkYSIsImlhdCI6MTUxNjIzOTAyMn0.f3azU3iQOpMN0PZ";
+        let no_alg =
+            "eyJ0eXAiOiJ4In0.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkFkYSIsImlhdCI6MTUxNjIzOTAyMn0.f3azU3iQOpMN0PZ";
         let (header, payload) = JWT.split_once('.').unwrap();
         let payload = payload.rsplit_once('.').unwrap().0;
         for negative in [
@@ -558,7 +572,8 @@ mod tests {
 
     #[test]
     fn private_key_blocks_whole_truncated_and_escaped() {
-        let block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF\n\
+        let block =
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF\n\
                      uSeXWrDdPv4gQfMjkVvMVtvD0ZrqKdrw0gKQ7LKQ/8Jt0Zc0Bv8E6n1I7dF6Z1T0\n-----END RSA PRIVATE KEY-----";
         let text = format!("here is the key:\n{block}\nthanks");
         assert_eq!(found(&text), vec![(SecretKind::PrivateKey, block)]);
@@ -590,7 +605,10 @@ mod tests {
         for (text, value) in [
             ("DB_PASSWORD=an2Cw^7gFp6r7O4#25", "an2Cw^7gFp6r7O4#25"),
             ("\"client_secret\": \"d8f7a6b5c4e3f2a1b0c9d8e7f6a5b4c3\",", "d8f7a6b5c4e3f2a1b0c9d8e7f6a5b4c3"),
-            ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9x8kP2", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9x8kP2"),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9x8kP2",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9x8kP2",
+            ),
             ("Authorization: Bearer jbcpEN2XeDA4OKmTSyFzpjPS\r\n", "jbcpEN2XeDA4OKmTSyFzpjPS"),
             ("curl -H 'x-api-key: jbcpEN2XeDA4OKmTSyFzpjPS'", "jbcpEN2XeDA4OKmTSyFzpjPS"),
             ("api_key: 550e8400-e29b-41d4-a716-446655440000", "550e8400-e29b-41d4-a716-446655440000"),

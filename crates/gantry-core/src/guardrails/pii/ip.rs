@@ -36,7 +36,9 @@ pub(super) fn find(text: &str, out: &mut Vec<PiiSpan>) {
         }
         let token = &text[p..trimmed];
         let followed_by_word = bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        if !followed_by_word && (is_ipv4(token) || is_ipv6(token)) && !VERSION_WORDS.contains(&word_before(text, p).as_str())
+        if !followed_by_word
+            && (is_ipv4(token) || is_ipv6(token))
+            && !VERSION_WORDS.contains(&word_before(text, p).as_str())
         {
             out.push(PiiSpan { kind: PiiKind::IpAddress, start: p, end: trimmed });
         }

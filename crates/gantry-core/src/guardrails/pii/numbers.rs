@@ -12,8 +12,28 @@ use super::{word_before, PiiKind, PiiSpan};
 
 /// Words that make the number after them an identifier of something else.
 const NOT_PII_AFTER: &[&str] = &[
-    "order", "tracking", "reference", "ref", "invoice", "ticket", "case", "sku", "isbn", "kundennummer", "serial",
-    "part", "item", "booking", "confirmation", "transaction", "po", "sn", "build", "version", "ver", "v",
+    "order",
+    "tracking",
+    "reference",
+    "ref",
+    "invoice",
+    "ticket",
+    "case",
+    "sku",
+    "isbn",
+    "kundennummer",
+    "serial",
+    "part",
+    "item",
+    "booking",
+    "confirmation",
+    "transaction",
+    "po",
+    "sn",
+    "build",
+    "version",
+    "ver",
+    "v",
 ];
 
 fn luhn_valid(digits: &str) -> bool {
