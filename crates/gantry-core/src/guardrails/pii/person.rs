@@ -66,6 +66,28 @@ const CUES: &[(&str, Cue)] = &[
     ("attn: ", Cue::Strong),
     ("cc: ", Cue::Strong),
     ("from: ", Cue::Strong),
+    ("my name's ", Cue::Strong),
+    ("thanks to ", Cue::Strong),
+    ("thank you to ", Cue::Strong),
+    ("cc'd ", Cue::Strong),
+    ("contact ", Cue::Strong),
+    ("met with ", Cue::Strong),
+    ("met ", Cue::Strong),
+    // Relatives and colleagues: "my wife Julia", "our manager Tom Baker".
+    ("wife ", Cue::Strong),
+    ("husband ", Cue::Strong),
+    ("son ", Cue::Strong),
+    ("daughter ", Cue::Strong),
+    ("colleague ", Cue::Strong),
+    ("manager ", Cue::Strong),
+    ("boss ", Cue::Strong),
+    ("friend ", Cue::Strong),
+    // Structured records: `"name": "Ana Lima"`, `full_name="…"`, `name=Ana`.
+    ("name\": \"", Cue::Strong),
+    ("name\":\"", Cue::Strong),
+    ("name=\"", Cue::Strong),
+    ("name='", Cue::Strong),
+    ("name=", Cue::Strong),
     ("i am ", Cue::Weak),
     ("i'm ", Cue::Weak),
     ("i’m ", Cue::Weak),
@@ -93,6 +115,9 @@ const CUES: &[(&str, Cue)] = &[
     ("yours,", Cue::SignOff),
     ("yours truly,", Cue::SignOff),
     ("best wishes,", Cue::SignOff),
+    ("best wishes\n", Cue::SignOff),
+    ("warm regards", Cue::SignOff),
+    ("signed,", Cue::SignOff),
     ("mit freundlichen grüßen", Cue::SignOff),
     ("freundliche grüße", Cue::SignOff),
     ("viele grüße", Cue::SignOff),
@@ -264,12 +289,14 @@ const STOP: &[&str] = &[
     "hier",
     "i'm",
     "i’m",
+    "grüße",
+    "grüßen",
 ];
 
 static MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostLongest)
+        .match_kind(MatchKind::Standard)
         .build(CUES.iter().map(|(p, _)| p))
         .ok()
 });
@@ -278,14 +305,23 @@ static MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
 pub(super) fn find(text: &str, out: &mut Vec<PiiSpan>) {
     let Some(matcher) = MATCHER.as_ref() else { return };
     let bytes = text.as_bytes();
-    for m in matcher.find_iter(text) {
+    // Overlapping matches: a cue inside a word (`son ` in "Nelson from") must not hide the
+    // one that follows it; a cue inside a longer one gives the same name, deduplicated later.
+    for m in matcher.find_overlapping_iter(text) {
         let (_, cue) = CUES[m.pattern().as_usize()];
         let at_word_start = m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphanumeric() || cue == Cue::From;
         if !at_word_start {
             continue;
         }
         let name = match cue {
-            Cue::Strong | Cue::Weak => name_after(text, m.end(), cue),
+            Cue::Strong | Cue::Weak => name_after(text, m.end(), cue).inspect(|&(_, end)| {
+                // "We met Sophie Martin and Lucas Bernard": the second name shares the cue.
+                if let Some(rest) = text[end..].strip_prefix(" and ") {
+                    if let Some((s, e)) = name_after(text, text.len() - rest.len(), Cue::Weak) {
+                        out.push(PiiSpan { kind: PiiKind::Person, start: s, end: e });
+                    }
+                }
+            }),
             Cue::Title => bytes[m.start()].is_ascii_uppercase().then(|| name_after(text, m.end(), cue)).flatten(),
             Cue::SignOff => signature_after(text, m.end()),
             Cue::From => name_before_from(text, m.start()),
@@ -323,7 +359,8 @@ fn signature_after(text: &str, mut at: usize) -> Option<(usize, usize)> {
     }
     let (start, end) = name_after(text, at, Cue::SignOff)?;
     let rest = text[end..].trim_start_matches([' ', '\t', '\r', ',', '.']);
-    (rest.is_empty() || rest.starts_with('\n')).then_some((start, end))
+    // Signature lines often go on with a role or a phone number: `Ola Nordmann | Product`.
+    (rest.is_empty() || rest.starts_with(['\n', '|', '–', '·'])).then_some((start, end))
 }
 
 /// A full name (two or three words) opening a sentence right before " from ".
@@ -426,9 +463,23 @@ mod tests {
             ("Cardholder: Mei Chen\nCard number: 4111", "Mei Chen"),
             ("I'm Priya Ramanathan from the finance department.", "Priya Ramanathan"),
             ("I'm Wei from accounting.", "Wei"),
+            ("Thanks to Maria Garcia for the quick turnaround!", "Maria Garcia"),
+            ("my name's Dave btw", "Dave"),
+            ("{\"name\": \"Ana Lima\", \"plan\": \"pro\"}", "Ana Lima"),
+            ("Signed,\nHelen Park\nHead of Operations", "Helen Park"),
+            ("-- \nOla Nordmann | Product", "Ola Nordmann"),
+            ("My wife Julia opened the account.", "Julia"),
+            ("Liebe Grüße\nAnke", "Anke"),
+            ("Noah Nelson from our IT team called.", "Noah Nelson"),
         ] {
             assert_eq!(names(text), vec![name], "{text}");
         }
+    }
+
+    #[test]
+    fn two_names_share_one_cue() {
+        let text = "We met Sophie Martin and Lucas Bernard at the office.";
+        assert_eq!(names(text), vec!["Sophie Martin", "Lucas Bernard"]);
     }
 
     #[test]
@@ -454,6 +505,9 @@ mod tests {
             "Hi SSN team",
             "mr. nobody",
             "Chi Wang",
+            "Dear Hiring Manager,\nplease find my CV attached.",
+            "Please contact Support or our Sales Team.",
+            "hostname=Server01 username=Admin",
         ] {
             assert_eq!(names(negative), Vec::<&str>::new(), "{negative}");
         }
