@@ -37,7 +37,7 @@ pub(super) fn find(text: &str, out: &mut Vec<PiiSpan>) {
         let token = &text[p..trimmed];
         let followed_by_word = bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
         if !followed_by_word
-            && (is_ipv4(token) || is_ipv6(token))
+            && ((is_ipv4(token) && !is_mask_or_network(token, &bytes[end..])) || is_ipv6(token))
             && !VERSION_WORDS.contains(&word_before(text, p).as_str())
         {
             out.push(PiiSpan { kind: PiiKind::IpAddress, start: p, end: trimmed });
@@ -48,6 +48,20 @@ pub(super) fn find(text: &str, out: &mut Vec<PiiSpan>) {
 
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_hexdigit() || matches!(b, b'.' | b':')
+}
+
+/// A netmask (`255.255.255.0`) or a network written with its prefix length (`10.0.0.0/8`,
+/// host bits all zero): network configuration, not an address that points at anyone.
+fn is_mask_or_network(token: &str, after: &[u8]) -> bool {
+    let value = token.split('.').filter_map(|o| o.parse::<u32>().ok()).fold(0u32, |acc, o| (acc << 8) | o);
+    let mask = value.leading_ones() + value.trailing_zeros() == 32 && value >> 24 == 255;
+    let prefix = after.strip_prefix(b"/").map(|rest| {
+        rest.iter()
+            .take_while(|b| b.is_ascii_digit())
+            .fold(0u32, |acc, &b| acc.saturating_mul(10).saturating_add(u32::from(b - b'0')))
+    });
+    let network = prefix.is_some_and(|len| (1..32).contains(&len) && value.checked_shl(len).unwrap_or(0) == 0);
+    mask || network
 }
 
 /// Four decimal octets 0-255 without leading zeros.
@@ -85,6 +99,8 @@ mod tests {
             ("link fe80::1ff:fe23:4567:890a, ok", "fe80::1ff:fe23:4567:890a"),
             ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
             ("loopback ::1", "::1"),
+            ("host 192.168.1.20/32 only", "192.168.1.20"),
+            ("host 10.1.2.3/8 in the big network", "10.1.2.3"),
         ] {
             assert_eq!(found(text), vec![(PiiKind::IpAddress, ip)], "{text}");
         }
@@ -102,6 +118,9 @@ mod tests {
             "std::vec",
             "pi is 3.14159",
             "deadbeef",
+            "netmask 255.255.255.0",
+            "route 10.0.0.0/8 via the VPN",
+            "mask 255.255.240.0",
         ] {
             assert_eq!(found(negative), vec![], "{negative}");
         }
