@@ -107,6 +107,57 @@ RECORDS = [
     "Order for [[person:Liu Yang]], ship to 88 Nanjing Road, Shanghai.",
 ]
 
+# Batch 2: written after the cue additions that batch 1 prompted, scored once, and reported
+# as it came out; the detectors were not changed for it (seed 777 for checksummed values).
+RECORDS += [
+    "Hey [[person:Sam]] and [[person:Alex]], quick one: can you check [[email:ops-alerts@fintech.example]]?",
+    "Please loop in Professor [[person:Alan Whitfield]] before Friday.",
+    "Ms [[person:Johnson]] asked for a refund to card [[credit_card:4115 1095 4941 3485]].",
+    "Mrs [[person:Chen]] called from [[phone:415 555 0132]] about the delay.",
+    "Thanks!\n[[person:Tim]]",
+    "Cheers mate, [[person:Rob]] here. My mobile is [[phone:+44 7700 900123]].",
+    "Ask [[person:Jennifer]] in HR for the form.",
+    "Reviewer: [[person:Grace Hopper]], approver: [[person:Ken Thompson]]",
+    "Beneficiary: [[person:Marek Nowicki]]\nIBAN: [[iban:PL46 1761 7666 7598 5898 0905 4986]]",
+    "RIB / IBAN : [[iban:FR74 7604 7587 2251 4446 2897 921]]",
+    "payout acct [[iban:ES1722675406741504802911]] pls",
+    "SEPA mandate for [[iban:DE81974347085373963046]] signed 03.02.2024",
+    "Card on file: [[credit_card:5174-3961-6271-8689]], billing zip 94107.",
+    "diners club [[credit_card:36592981884715]]",
+    "amex: [[credit_card:3412 189007 94401]] / mc: [[credit_card:2449-7594-5807-9866]]",
+    "Loyalty number 9876 5432 1098 7654 is not a payment card.",
+    "SSN#: [[us_ssn:258-61-6345]]",
+    "The applicant's social security no. is [[us_ssn:439-28-2318]].",
+    "W-9 attached, TIN [[us_ssn:013-32-8699]]",
+    "Case 258-61-634 and docket 14-cv-02031 are court references.",
+    "Persönliche IdNr.: [[de_tax_id:710 299 894 30]]",
+    "TIN (DE) [[de_tax_id:48759516359]] for the withholding form",
+    "Steuer-Identifikationsnummer: [[de_tax_id:15082694134]]",
+    "Rechnungsnummer 15082694135 vom 12.03.2024",
+    "Errors spiked from [[ip_address:192.0.2.44]] after the 18:05 deploy.",
+    "client_ip=[[ip_address:2a02:8108:1140:d2c0:1d4e:9f2b:6a1c:3e77]] status=403",
+    "DNS: 8.8.8.8 and 1.1.1.1 are public resolvers.",
+    "Python 3.12.1.0 and Node 20.11.1 are installed.",
+    "ssh admin@[[ip_address:10.20.30.40]] -p 2222",
+    "Call me on [[phone:+1 212-555-0148]] or text [[phone:+49 (0)171 2345678]].",
+    "Support line: [[phone:+353 1 234 5678]] (Ireland)",
+    "Office phone [[phone:(646) 555-0192]]; fax [[phone:(646) 555-0193]].",
+    "ticket 4471-2290-1183 was merged into 4471-2290-1190",
+    "The meeting ID is 845 2231 9920 and the passcode is 4471.",
+    "Dear [[person:Fatima]],\nyour appointment with Dr. [[person:Schulz]] is on 14.05.2024 at 09:30.",
+    "[[person:Yusuf Demir]] wrote: the export fails for [[email:y.demir@example.com.tr]]",
+    "Assigned: @[[person:Priya]] (cc [[person:Sven Eriksson]])",
+    "On Mon, 3 Jun 2024, [[person:Laura Bianchi]] <[[email:laura.bianchi@example.it]]> wrote:",
+    "The Hilton Garden Inn near Heathrow was fully booked.",
+    "Visit our store on Baker Street or the outlet in Camden Town.",
+    "Microsoft Teams and Google Meet both work for the call.",
+    "Regards,\nThe Customer Success Team at Contoso",
+    "Hello World is the first program most people write.",
+    "Best,\n[[person:Nadia Rahman]]\nSenior Engineer, Platform\n[[phone:+1 (617) 555-0111]]",
+    "Sincerely yours,\n[[person:Eduardo Mendes]]",
+    "Please forward the contract to [[email:legal@contoso-legal.co.uk]] and to [[person:Oliver Stone]].",
+]
+
 MARK = re.compile(r"\[\[([a-z_]+):(.*?)\]\]", re.S)
 
 
