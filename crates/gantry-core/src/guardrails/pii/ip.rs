@@ -22,6 +22,13 @@ pub(super) fn find(text: &str, out: &mut Vec<PiiSpan>) {
         while end < bytes.len() && is_token_byte(bytes[end]) {
             end += 1;
         }
+        // Most tokens are words that start with a hex letter (`dear`, `face`): skip them before
+        // any parsing.
+        let separators = bytes[p..end].iter().filter(|&&b| b == b'.' || b == b':').count();
+        if separators < 2 {
+            p = end.max(p + 1);
+            continue;
+        }
         // A sentence's full stop or a label's colon is not part of the address.
         let mut trimmed = end;
         while trimmed > p && matches!(bytes[trimmed - 1], b'.' | b':') && !text[p..trimmed].ends_with("::") {
