@@ -232,7 +232,10 @@ fn read_groups(text: &str, mut p: usize) -> (Vec<Group>, usize) {
             p += 1;
         }
         if p == digits_start || (paren && bytes.get(p) != Some(&b')')) {
-            return (groups, start);
+            // The run ends with the last whole group, not with the separator before a `(`
+            // that opens no area code (`4111… (19 digits)`).
+            let end = groups.last().map_or(start, |g| g.end);
+            return (groups, end);
         }
         let digits = text[digits_start..p].to_string();
         p += usize::from(paren);
@@ -322,6 +325,7 @@ mod tests {
             ("amex 3782 822463 10005.", "3782 822463 10005"),
             ("5555555555554444", "5555555555554444"),
             ("diners 3056 930902 5904", "3056 930902 5904"),
+            ("PAN 4249032518695520140 (19 digits)", "4249032518695520140"),
         ] {
             assert_eq!(found(text), vec![(PiiKind::CreditCard, card)], "{text}");
         }
