@@ -12,10 +12,28 @@
 use super::{acceptable, tokens_from, Cue};
 use crate::guardrails::pii::{PiiKind, PiiSpan};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
-static GIVEN_NAMES: LazyLock<HashSet<&'static str>> =
+static GIVEN_NAMES: LazyLock<HashSet<&'static str, BuildHasherDefault<FxHasher>>> =
     LazyLock::new(|| include_str!("given_names.txt").lines().filter(|l| !l.is_empty()).collect());
+
+/// A multiply-rotate hash for the lexicon lookups, which run once per capitalised word on the
+/// request path: std's default (SipHash) is built to resist crafted collisions, which a fixed
+/// word list does not need, and costs about 5% more of the whole PII scan (criterion bench).
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Given names that are as often a month, a place, a brand or an English word.
 const AMBIGUOUS: &[&str] = &[
