@@ -19,7 +19,9 @@ label and prediction matched at most once) is reported alongside. Presidio runs 
 defaults (all recognizers, language "en", score threshold 0); the per-type best score
 threshold over a small grid is also reported, to show Presidio at its best.
 
-Writes crates/gantry-core/tests/fixtures/presidio_scores.json.
+Writes crates/gantry-core/tests/fixtures/presidio_scores.json; the held-out set is scored with
+`--data crates/gantry-core/tests/fixtures/pii_heldout.jsonl --out
+crates/gantry-core/tests/fixtures/presidio_heldout_scores.json`.
 """
 
 import argparse
@@ -111,10 +113,12 @@ def scores(gold, predicted, match):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--blank", action="store_true", help="use spacy.blank('en') (no NER) instead of the small model")
+    parser.add_argument("--data", type=Path, default=DATA, help="labelled JSONL to score (default: the main set)")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the scores go")
     args = parser.parse_args()
     offline_tldextract()
     analyzer, pipeline = build_analyzer(args.blank)
-    records = [json.loads(line) for line in DATA.open(encoding="utf-8")]
+    records = [json.loads(line) for line in args.data.open(encoding="utf-8")]
     gold = [{(s["type"], s["start"], s["end"]) for s in r["spans"]} for r in records]
     raw = []
     for r in records:
@@ -143,14 +147,14 @@ def main():
         "overlap": {t: overlap[t] for t in supported},
         "exact_best_threshold": {t: best[t] for t in supported},
     }
-    OUT.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(f"Presidio {out['presidio_analyzer']}, spaCy {out['spacy']} ({pipeline}), {len(records)} records")
     print(f"{'type':12} {'P':>6} {'R':>6} {'F1':>6}   overlap F1   best-threshold F1")
     for t in supported:
         e, o, b = exact[t], overlap[t], best[t]
         print(f"{t:12} {e['precision']:6.3f} {e['recall']:6.3f} {e['f1']:6.3f}   {o['f1']:10.3f}   "
               f"{b['f1']:.3f} (>= {b['threshold']})")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {args.out.resolve().relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
