@@ -159,7 +159,10 @@ impl TracedStream {
     }
 
     /// The guard's held-back text when the upstream ends without a finish reason.
-    fn guard_tail(&mut self, template: Option<ChatCompletionChunk>) -> Result<Option<ChatCompletionChunk>, GatewayError> {
+    fn guard_tail(
+        &mut self,
+        template: Option<ChatCompletionChunk>,
+    ) -> Result<Option<ChatCompletionChunk>, GatewayError> {
         let Some(guard) = self.guard.as_mut() else { return Ok(None) };
         let rest = guard.finish()?;
         if rest.is_empty() {

@@ -96,8 +96,9 @@ pub async fn run(ctx: &Context, command: GuardCommand) -> anyhow::Result<()> {
             let prompts = read_labelled(&file)?;
             let report = with_guardrails(ctx, !rules_only, |guard, gateway| async move {
                 let progress = bar(prompts.len() as u64, "prompts");
-                let report = evaluate(&guard, gateway.as_deref(), &prompts, threshold, |n| progress.set_position(n as u64))
-                    .await;
+                let report =
+                    evaluate(&guard, gateway.as_deref(), &prompts, threshold, |n| progress.set_position(n as u64))
+                        .await;
                 progress.finish_and_clear();
                 Ok(report)
             })

@@ -240,7 +240,9 @@ impl Guardrails {
             None => None,
         };
         match (ruled, similar) {
-            (ruled, Some((score, category, nearest))) if score > 0.0 && ruled.as_ref().is_none_or(|r| r.score < score) => {
+            (ruled, Some((score, category, nearest)))
+                if score > 0.0 && ruled.as_ref().is_none_or(|r| r.score < score) =>
+            {
                 Some(Finding {
                     entity: category,
                     start: 0,
@@ -290,8 +292,7 @@ impl Guardrails {
     /// The embedded corpus (seed plus stored examples), built on first use.
     async fn corpus(&self, gateway: &Gateway) -> Option<(Arc<Corpus>, Vec<String>)> {
         let model = self.embedding_model.as_deref()?;
-        let mut examples: Vec<(String, String)> =
-            SEED.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
+        let mut examples: Vec<(String, String)> = SEED.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
         match self.store.list_injection_examples().await {
             Ok(stored) => examples.extend(stored.into_iter().map(|e| (e.category, e.text))),
             Err(e) => tracing::warn!(error = %e, "stored prompt-injection examples could not be read"),
@@ -313,7 +314,8 @@ impl Guardrails {
                 return None;
             }
         };
-        let corpus = Arc::new(Corpus { vectors: vectors.into_iter().zip(examples.into_iter().map(|(c, _)| c)).collect() });
+        let corpus =
+            Arc::new(Corpus { vectors: vectors.into_iter().zip(examples.into_iter().map(|(c, _)| c)).collect() });
         *cached = Some(corpus.clone());
         Some((corpus, texts))
     }
@@ -381,8 +383,11 @@ impl Guardrails {
                 "category",
             ));
         }
-        let added =
-            self.store.add_injection_example(text, category).await.map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let added = self
+            .store
+            .add_injection_example(text, category)
+            .await
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
         *self.corpus.lock().await = None;
         Ok(added)
     }

@@ -13,6 +13,6 @@ mod stream;
 pub mod vault;
 
 pub use config::{GuardRule, GuardSettings, RawGuardrails, ScannerKind};
+pub(crate) use engine::texts_mut;
 pub use engine::{redact_json, redact_record, redact_sensitive, CallScope, GuardState, Guardrails};
 pub use stream::{StreamGuard, HOLD_BACK_CHARS};
-pub(crate) use engine::texts_mut;

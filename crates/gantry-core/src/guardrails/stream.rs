@@ -171,7 +171,8 @@ mod tests {
     #[tokio::test]
     async fn a_block_rule_stops_before_the_value_is_released() {
         let (_dir, mut guard) =
-            guard("scanner = \"banned\"\naction = \"block\"\nwords = [\"project falcon\"]\nstages = [\"output\"]").await;
+            guard("scanner = \"banned\"\naction = \"block\"\nwords = [\"project falcon\"]\nstages = [\"output\"]")
+                .await;
         let text = format!("{} The codename is Project Falcon and more.", "Some harmless words. ".repeat(10));
         let chars: Vec<char> = text.chars().collect();
         let mut released = String::new();

@@ -32,8 +32,10 @@ impl Vault {
             None => {
                 let n = self.next.entry(entity.to_string()).or_insert(0);
                 *n += 1;
-                let tag: String =
-                    entity.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+                let tag: String = entity
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                    .collect();
                 let p = format!("<{tag}_{n}>");
                 self.by_value.insert(key, p.clone());
                 p
@@ -97,7 +99,8 @@ mod tests {
     fn one_value_one_placeholder_across_texts() {
         let mut vault = Vault::default();
         let a = vault.redact("mail Jane@x.io now", &[finding("email", 5, 14)], true);
-        let b = vault.redact("again jane@x.io and bob@y.io", &[finding("email", 6, 15), finding("email", 20, 28)], true);
+        let b =
+            vault.redact("again jane@x.io and bob@y.io", &[finding("email", 6, 15), finding("email", 20, 28)], true);
         assert_eq!(a, "mail <EMAIL_1> now");
         assert_eq!(b, "again <EMAIL_1> and <EMAIL_2>");
         assert_eq!(vault.restore("write to <EMAIL_2>, cc <EMAIL_1>"), "write to bob@y.io, cc Jane@x.io");

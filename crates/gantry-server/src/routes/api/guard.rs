@@ -61,5 +61,7 @@ pub async fn stats(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({"object": "guard.stats", "rules": rules, "redact_traces": guard.redact_traces(), "hits": guard.counts()}))
+    Json(
+        json!({"object": "guard.stats", "rules": rules, "redact_traces": guard.redact_traces(), "hits": guard.counts()}),
+    )
 }
