@@ -19,6 +19,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
 fi
 
+if [ ! -s crates/gantry-core/lexicons/given_names.txt ]; then
+  echo "setup: fetching the given-name lexicon of the PII scanner"
+  python3 scripts/fetch-given-names.py
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with the openai SDK and pytest"
   python3 -m venv .venv

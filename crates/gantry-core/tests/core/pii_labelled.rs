@@ -54,6 +54,10 @@ impl Counts {
 /// same file, and returns the types where Gantry's F1 is below Presidio's (or below `floor`
 /// where Presidio has no recognizer), with the number of records.
 fn score(dataset: &str, reference: &str, floor: f64) -> (usize, Vec<String>) {
+    assert!(
+        gantry_core::guardrails::pii::given_name_lexicon_size() > 1000,
+        "the given-name lexicon was not fetched before the build: run scripts/setup.sh (or scripts/fetch-given-names.py)"
+    );
     let data = std::fs::read_to_string(format!("{FIXTURES}/{dataset}")).unwrap();
     let presidio: Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{reference}")).unwrap()).unwrap();

@@ -108,6 +108,13 @@ pub struct Redacted {
     pub spans: Vec<PiiSpan>,
 }
 
+/// How many given names the person scanner's lexicon holds: 0 when
+/// `scripts/fetch-given-names.py` had not run before the build (names then come from context
+/// cues only).
+pub fn given_name_lexicon_size() -> usize {
+    person::lexicon_size()
+}
+
 /// Every PII span in `text`, in order, none overlapping.
 pub fn detect(text: &str) -> Vec<PiiSpan> {
     let mut candidates = Vec::new();

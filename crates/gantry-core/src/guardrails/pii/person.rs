@@ -7,6 +7,8 @@
 
 mod given_names;
 
+pub(super) use given_names::lexicon_size;
+
 use super::{PiiKind, PiiSpan};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::sync::LazyLock;

@@ -3,7 +3,8 @@
 //! it cannot be an ordinary capitalised word: mid-sentence ("ask Jennifer in HR") or alone
 //! on a signature line.
 //!
-//! The lexicon (`given_names.txt`) is the union of the first-name lists of the `faker`
+//! The lexicon (fetched by scripts/fetch-given-names.py into crates/gantry-core/lexicons) is
+//! the union of the first-name lists of the `faker`
 //! Python package (40.x) for 23 locales (English, German, French, Spanish, Italian, Polish,
 //! Dutch, Nordic, Portuguese, Turkish, Arabic, Hindi, Yoruba, Czech, Romanian, Hungarian,
 //! Indonesian); it is data the detector was not tuned on. Given names that are also months,
@@ -15,8 +16,14 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
-static GIVEN_NAMES: LazyLock<HashSet<&'static str, BuildHasherDefault<FxHasher>>> =
-    LazyLock::new(|| include_str!("given_names.txt").lines().filter(|l| !l.is_empty()).collect());
+static GIVEN_NAMES: LazyLock<HashSet<&'static str, BuildHasherDefault<FxHasher>>> = LazyLock::new(|| {
+    include_str!(concat!(env!("OUT_DIR"), "/given_names.txt")).lines().filter(|l| !l.is_empty()).collect()
+});
+
+/// How many given names the lexicon holds (0 when it was not fetched before the build).
+pub fn lexicon_size() -> usize {
+    GIVEN_NAMES.len()
+}
 
 /// A multiply-rotate hash for the lexicon lookups, which run once per capitalised word on the
 /// request path: std's default (SipHash) is built to resist crafted collisions, which a fixed
