@@ -38,6 +38,8 @@ pub struct CallContext {
     pub parent: Option<(TraceId, String)>,
     pub prompt: Option<PromptUse>,
     pub output_validator: Option<OutputValidator>,
+    /// The API key the call is made with, for its budget.
+    pub api_key_id: Option<String>,
 }
 
 /// The routing table, the trace queue and the store.
@@ -133,6 +135,9 @@ impl Gateway {
         }
         if let Some(validator) = context.output_validator {
             recorder.set_output_validator(validator);
+        }
+        if let Some(key) = context.api_key_id {
+            recorder.set_api_key(key);
         }
         recorder
     }

@@ -70,6 +70,7 @@ pub struct CallRecorder {
     name: Option<String>,
     prompt: Option<PromptUse>,
     output_validator: Option<OutputValidator>,
+    api_key_id: Option<String>,
     sink: TraceSink,
     prices: Arc<BTreeMap<String, Price>>,
 }
@@ -99,6 +100,7 @@ impl CallRecorder {
             name: None,
             prompt: None,
             output_validator: None,
+            api_key_id: None,
             sink,
             prices,
         }
@@ -127,6 +129,11 @@ impl CallRecorder {
     /// Checks the response when the call succeeds, and records the result.
     pub fn set_output_validator(&mut self, validator: OutputValidator) {
         self.output_validator = Some(validator);
+    }
+
+    /// Records the API key the call is made with.
+    pub fn set_api_key(&mut self, key_id: String) {
+        self.api_key_id = Some(key_id);
     }
 
     /// Milliseconds since the call started.
@@ -169,6 +176,7 @@ impl CallRecorder {
             cost_usd: cost,
             prompt: self.prompt,
             output_check,
+            api_key_id: self.api_key_id,
         };
         self.sink.record(record);
     }

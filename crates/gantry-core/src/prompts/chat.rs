@@ -43,7 +43,7 @@ pub struct PromptCall {
 impl PromptCall {
     /// The request and the call context the gateway records it with.
     pub fn into_parts(self, parent: Option<(TraceId, String)>) -> (ChatCompletionRequest, CallContext) {
-        let context = CallContext { parent, prompt: Some(self.prompt), output_validator: self.output_validator };
+        let context = CallContext { parent, prompt: Some(self.prompt), output_validator: self.output_validator, api_key_id: None };
         (self.request, context)
     }
 }
@@ -166,7 +166,7 @@ pub fn gateway_error(e: &PromptError) -> GatewayError {
 
 /// The request and context for a `/v1` chat call: plain models pass through; `prompt:`
 /// models are rendered. A failure is traced and returned with its trace id.
-pub(crate) async fn prepare(
+pub async fn prepare(
     gateway: &Gateway,
     request: ChatCompletionRequest,
     stream: bool,
