@@ -5,6 +5,7 @@ pub mod chat;
 pub mod datasets;
 pub mod eval;
 pub mod feedback;
+pub mod keys;
 pub mod models;
 pub mod prompts;
 pub mod rag;

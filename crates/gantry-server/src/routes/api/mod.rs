@@ -5,6 +5,7 @@ pub mod collections;
 pub mod datasets;
 pub mod evals;
 pub mod feedback;
+pub mod keys;
 pub mod openapi;
 pub mod prompts;
 pub mod review;
