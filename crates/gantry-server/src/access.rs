@@ -144,16 +144,17 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, AccessError> {
             .filter(|token| !token.is_empty());
         return match token {
             Some(token) => Ok(Some(token.to_string())),
-            None => Err(AccessError::InvalidKey(
-                "The Authorization header must be 'Bearer gk-...'.".to_string(),
-            )),
+            None => Err(AccessError::InvalidKey("The Authorization header must be 'Bearer gk-...'.".to_string())),
         };
     }
     Ok(headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string()))
 }
 
 fn is_loopback(request: &Request) -> bool {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|ConnectInfo(addr)| addr.ip().to_canonical().is_loopback())
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(addr)| addr.ip().to_canonical().is_loopback())
 }
 
 /// Authenticates, checks the role against the table, runs the handler with the principal and
@@ -195,8 +196,14 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
         if let Some(AuditIds(more)) = response.extensions().get::<AuditIds>() {
             ids.extend(more.iter().cloned());
         }
-        let entry =
-            audit_entry(principal.actor(), method.as_str(), &uri, response.status().as_u16(), ids, guard.access.utc_now());
+        let entry = audit_entry(
+            principal.actor(),
+            method.as_str(),
+            &uri,
+            response.status().as_u16(),
+            ids,
+            guard.access.utc_now(),
+        );
         if let Err(e) = record_audit(guard.access.store().as_ref(), &entry).await {
             tracing::error!(error = %e, code = e.code(), method = %method, path = %uri, "could not write the audit entry");
         }

@@ -8,7 +8,7 @@ mod router;
 mod routes;
 mod sse;
 
-pub use access::{AuditIds, RouteAccess, Roles};
+pub use access::{AuditIds, Roles, RouteAccess};
 pub use error::ApiError;
 pub use router::{route_access, router};
 

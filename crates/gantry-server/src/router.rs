@@ -1,6 +1,6 @@
 //! The route table, and nothing else: every route, its handler and the roles that may call it.
 
-use crate::access::{delete, get, post, put, RouteAccess, RouteTable, Roles};
+use crate::access::{delete, get, post, put, Roles, RouteAccess, RouteTable};
 use crate::routes::{api, fallback, health, openai};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;

@@ -147,8 +147,18 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
                 }
             } else {
                 let rows: Vec<Vec<String>> = keys.iter().map(key_row).collect();
-                let header =
-                    ["ID", "NAME", "ROLE", "PREFIX", "MODELS", "RPM", "TPM", "BUDGET", "CREATED (UTC)", "REVOKED (UTC)"];
+                let header = [
+                    "ID",
+                    "NAME",
+                    "ROLE",
+                    "PREFIX",
+                    "MODELS",
+                    "RPM",
+                    "TPM",
+                    "BUDGET",
+                    "CREATED (UTC)",
+                    "REVOKED (UTC)",
+                ];
                 print!("{}", table::render(&header, &rows));
             }
             Ok(())

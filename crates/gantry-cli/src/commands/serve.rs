@@ -41,11 +41,14 @@ pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyho
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     // Decided before the models load, so a refused start is quick.
-    let keys = gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?.count_active_keys().await?;
+    let keys =
+        gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?.count_active_keys().await?;
     let mode = start_mode(addr.ip(), keys, insecure)?;
     let service = Service::start(&config, Progress::Bar).await?;
     match mode {
-        StartMode::Keys => tracing::info!(keys, "API keys required on every route but /healthz, /readyz and /api/openapi.json"),
+        StartMode::Keys => {
+            tracing::info!(keys, "API keys required on every route but /healthz, /readyz and /api/openapi.json")
+        }
         StartMode::LoopbackWithoutKeys => tracing::warn!(
             "no API key exists: loopback clients are served without authentication until one is created \
              (`gantry keys create --name admin --role admin`)"

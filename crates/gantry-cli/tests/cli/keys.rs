@@ -56,8 +56,12 @@ fn keys_are_created_listed_revoked_and_audited() {
     assert!(first["revoked_at"].is_string(), "{first}");
     assert!(fails(d, &["keys", "revoke", "nope"]).contains("no API key with id 'nope'"));
     assert!(fails(d, &["keys", "create", "--name", "x", "--role", "root"]).contains("invalid value 'root'"));
-    assert!(fails(d, &["keys", "create", "--name", "x", "--role", "app", "--rpm", "0"]).contains("rpm must be at least 1"));
-    assert!(fails(d, &["keys", "create", "--name", "x", "--role", "app", "--budget-usd", "1"]).contains("--budget-period"));
+    assert!(
+        fails(d, &["keys", "create", "--name", "x", "--role", "app", "--rpm", "0"]).contains("rpm must be at least 1")
+    );
+    assert!(
+        fails(d, &["keys", "create", "--name", "x", "--role", "app", "--budget-usd", "1"]).contains("--budget-period")
+    );
 
     let audit = ok(d, &["audit", "--json"]);
     let entries: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -85,8 +85,11 @@ pub struct Pricing {
 impl Pricing {
     /// The `[prices]` table and each model's upstream names.
     pub fn from_config(config: &Config) -> Self {
-        let targets =
-            config.models.iter().map(|m| (m.name.clone(), m.targets.iter().map(|t| t.model.clone()).collect())).collect();
+        let targets = config
+            .models
+            .iter()
+            .map(|m| (m.name.clone(), m.targets.iter().map(|t| t.model.clone()).collect()))
+            .collect();
         Self { prices: config.prices.clone(), targets }
     }
 
@@ -220,6 +223,9 @@ mod tests {
         pricing.targets.insert("m".into(), vec!["cheap".into(), "dear".into()]);
         let usd = pricing.estimate_usd(&Estimate { model: "m".into(), prompt_tokens: 1_000_000, completion_tokens: 0 });
         assert!((usd - 10.0).abs() < 1e-9);
-        assert_eq!(pricing.estimate_usd(&Estimate { model: "free".into(), prompt_tokens: 5, completion_tokens: 5 }), 0.0);
+        assert_eq!(
+            pricing.estimate_usd(&Estimate { model: "free".into(), prompt_tokens: 5, completion_tokens: 5 }),
+            0.0
+        );
     }
 }

@@ -6,7 +6,9 @@ use crate::gateway::{Call, CallContext, Gateway};
 use crate::stream::TracedStream;
 use crate::GatewayError;
 use futures::Stream;
-use gantry_types::{TraceId, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse};
+use gantry_types::{
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, TraceId,
+};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -97,4 +99,3 @@ impl AccessControl {
         Ok(call)
     }
 }
-

@@ -50,9 +50,9 @@ fn check(new: &NewApiKey) -> Result<KeyRole, AccessError> {
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(invalid(format!("name must be 1 to {MAX_NAME_CHARS} characters"), "name"));
     }
-    let role = new.role.ok_or_else(|| {
-        invalid("role is required: admin, developer, reviewer, app or viewer".to_string(), "role")
-    })?;
+    let role = new
+        .role
+        .ok_or_else(|| invalid("role is required: admin, developer, reviewer, app or viewer".to_string(), "role"))?;
     if new.models.iter().any(|m| m.trim().is_empty()) {
         return Err(invalid("models must not contain empty names".to_string(), "models"));
     }

@@ -6,12 +6,12 @@ mod budget;
 mod calls;
 mod keys;
 
-pub use calls::AdmittedStream;
 pub use bucket::{Clock, SystemClock, TokenBucket};
 pub use budget::{period_end, period_start, until_period_end, Estimate, Ledger, Pricing, Refusal};
+pub use calls::AdmittedStream;
 pub use keys::{
-    audit_entry, create_key, display_prefix, generate_secret, hash_secret, list_audit, list_keys, record_audit, revoke_key,
-    verify_secret, SECRET_PREFIX,
+    audit_entry, create_key, display_prefix, generate_secret, hash_secret, list_audit, list_keys, record_audit,
+    revoke_key, verify_secret, SECRET_PREFIX,
 };
 
 use crate::config::Config;
@@ -292,7 +292,8 @@ impl AccessControl {
     /// Admits a call of `principal` expected to use `estimate`, or says why not: a model the
     /// key may not use (403), requests or tokens per minute (429 with the wait), or the budget.
     pub async fn admit(&self, principal: &Principal, estimate: &Estimate) -> Result<Admission, AccessError> {
-        let no_limits = Admission { states: None, clock: self.clock.clone(), key_id: String::new(), tokens: 0.0, cost: 0.0 };
+        let no_limits =
+            Admission { states: None, clock: self.clock.clone(), key_id: String::new(), tokens: 0.0, cost: 0.0 };
         let Some(key) = &principal.key else { return Ok(no_limits) };
         if !key.allows_model(&estimate.model) {
             return Err(AccessError::ModelNotAllowed(estimate.model.clone()));
@@ -366,7 +367,13 @@ impl AccessControl {
                 });
             }
         }
-        Ok(Admission { states: Some(self.states.clone()), clock: self.clock.clone(), key_id: key.id.clone(), tokens: reserved_tokens, cost })
+        Ok(Admission {
+            states: Some(self.states.clone()),
+            clock: self.clock.clone(),
+            key_id: key.id.clone(),
+            tokens: reserved_tokens,
+            cost,
+        })
     }
 
     /// Makes sure the key's ledger covers the current period, reading the store's spend when not.

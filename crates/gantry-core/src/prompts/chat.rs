@@ -43,7 +43,12 @@ pub struct PromptCall {
 impl PromptCall {
     /// The request and the call context the gateway records it with.
     pub fn into_parts(self, parent: Option<(TraceId, String)>) -> (ChatCompletionRequest, CallContext) {
-        let context = CallContext { parent, prompt: Some(self.prompt), output_validator: self.output_validator, api_key_id: None };
+        let context = CallContext {
+            parent,
+            prompt: Some(self.prompt),
+            output_validator: self.output_validator,
+            api_key_id: None,
+        };
         (self.request, context)
     }
 }

@@ -143,8 +143,14 @@ async fn keys_are_listed_without_secrets_revoked_at_once_and_audited() {
     assert!(response.text().await.unwrap().ends_with("data: [DONE]\n\n"));
     let traced = server.trace_as(&admin, &id).await;
     assert_eq!((traced["api_key_id"].as_str(), traced["stream"].as_bool()), (Some(app_id.as_str()), Some(true)));
-    let response =
-        server.http.post(server.url("/v1/chat/completions")).header("x-api-key", &app).json(&chat).send().await.unwrap();
+    let response = server
+        .http
+        .post(server.url("/v1/chat/completions"))
+        .header("x-api-key", &app)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     for header in [format!("Bearer {app}x"), "Basic abc".to_string(), "Bearer".to_string()] {
         let response =
@@ -155,8 +161,12 @@ async fn keys_are_listed_without_secrets_revoked_at_once_and_audited() {
 
     // The model allow-list: other models are 403 and hidden from the list.
     let other = json!({"model": "other", "messages": user("hello")});
-    let (status, error) = error_of(server.send(Method::POST, "/v1/chat/completions", Some(&app), Some(&other)).await).await;
-    assert_eq!((status, error["code"].as_str(), error["param"].as_str()), (StatusCode::FORBIDDEN, Some("model_not_allowed"), Some("model")));
+    let (status, error) =
+        error_of(server.send(Method::POST, "/v1/chat/completions", Some(&app), Some(&other)).await).await;
+    assert_eq!(
+        (status, error["code"].as_str(), error["param"].as_str()),
+        (StatusCode::FORBIDDEN, Some("model_not_allowed"), Some("model"))
+    );
     let models: Value = server.send(Method::GET, "/v1/models", Some(&app), None).await.json().await.unwrap();
     assert_eq!(models["data"].as_array().unwrap().len(), 1, "{models}");
     assert_eq!(models["data"][0]["id"], "gpt");
@@ -175,7 +185,8 @@ async fn keys_are_listed_without_secrets_revoked_at_once_and_audited() {
     assert_eq!(response.status(), StatusCode::OK);
     let revoked: Value = response.json().await.unwrap();
     assert!(revoked["revoked_at"].is_string(), "{revoked}");
-    let (status, error) = error_of(server.send(Method::POST, "/v1/chat/completions", Some(&app), Some(&chat)).await).await;
+    let (status, error) =
+        error_of(server.send(Method::POST, "/v1/chat/completions", Some(&app), Some(&chat)).await).await;
     assert_eq!((status, error["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_api_key")));
     assert!(error["message"].as_str().unwrap().contains("revoked"), "{error}");
     let (status, error) = error_of(server.send(Method::DELETE, "/api/keys/nope", Some(&admin), None).await).await;
@@ -267,7 +278,10 @@ async fn concurrent_requests_overspend_a_budget_by_at_most_one_request() {
                 StatusCode::TOO_MANY_REQUESTS => {
                     assert!(response.headers().contains_key("retry-after"));
                     let (_, error) = error_of(response).await;
-                    assert_eq!((error["type"].as_str(), error["code"].as_str()), (Some("insufficient_quota"), Some("budget_exceeded")));
+                    assert_eq!(
+                        (error["type"].as_str(), error["code"].as_str()),
+                        (Some("insufficient_quota"), Some("budget_exceeded"))
+                    );
                 }
                 other => panic!("unexpected {other}: {}", response.text().await.unwrap()),
             }
@@ -279,7 +293,8 @@ async fn concurrent_requests_overspend_a_budget_by_at_most_one_request() {
     assert_eq!(mock.request_count(), succeeded as usize);
 
     // Spent: refused until the day ends, also once every trace is in the store.
-    let (status, error) = error_of(server.send(Method::POST, "/v1/chat/completions", Some(&app), Some(&chat)).await).await;
+    let (status, error) =
+        error_of(server.send(Method::POST, "/v1/chat/completions", Some(&app), Some(&chat)).await).await;
     assert_eq!((status, error["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("budget_exceeded")));
     assert!(error["message"].as_str().unwrap().contains("used its budget"), "{error}");
     // The store holds every call under the key, with the same spend.

@@ -30,7 +30,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 }
 
 /// Creates a key (201); the answer holds its secret, which is never shown again.
-pub async fn create(State(state): State<AppState>, OpenAiJson(body): OpenAiJson<NewApiKey>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    OpenAiJson(body): OpenAiJson<NewApiKey>,
+) -> Result<Response, ApiError> {
     let created = create_key(state.access.store().as_ref(), body, state.access.utc_now()).await?;
     state.access.keys_changed();
     let ids = AuditIds(vec![format!("id={}", created.key.id)]);
