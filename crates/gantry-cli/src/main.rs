@@ -45,6 +45,9 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<String>,
+        /// Serve without authentication on a non-loopback address while no API key exists.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Send one message and stream the answer.
     Chat(commands::chat::ChatArgs),
@@ -98,6 +101,20 @@ enum Command {
         #[command(subcommand)]
         command: commands::guard::GuardCommand,
     },
+    /// API keys: create (the secret is printed once), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: commands::keys::KeysCommand,
+    },
+    /// The audit log of changes through /api and these commands, newest first.
+    Audit {
+        /// Entries at most (1-1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Logs go to stderr; `GANTRY_LOG` (an env-filter directive) overrides the level. The server
@@ -127,7 +144,7 @@ fn main() -> ExitCode {
     let context = commands::Context { config: cli.config, data_dir: cli.data_dir };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { listen } => commands::serve::run(&context, listen).await,
+            Command::Serve { listen, insecure } => commands::serve::run(&context, listen, insecure).await,
             Command::Chat(args) => commands::chat::run(&context, args).await,
             Command::Models { command } => commands::models::run(&context, command).await,
             Command::Prompts { command } => commands::prompts::run(&context, command).await,
@@ -139,6 +156,9 @@ fn main() -> ExitCode {
             Command::Feedback { command } => commands::feedback::run(&context, command).await,
             Command::Review { command } => commands::review::run(&context, command).await,
             Command::Guard { command } => commands::guard::run(&context, command).await,
+    },
+            Command::Keys { command } => commands::keys::run(&context, command).await,
+            Command::Audit { limit, json } => commands::keys::run_audit(&context, limit, json).await,
         }
     });
     match result {

@@ -3,7 +3,7 @@
 use anyhow::{anyhow, Context as _};
 use serde_json::Value;
 
-/// Sends one request to `url` + `path`; a non-2xx answer becomes an error carrying the
+/// Sends one request to `url` + `path`, with the key in `GANTRY_API_KEY` if set; a non-2xx answer becomes an error carrying the
 /// server's message.
 pub async fn call(
     method: reqwest::Method,
@@ -18,6 +18,9 @@ pub async fn call(
     }
     if let Some(body) = body {
         request = request.json(body);
+    }
+    if let Some(key) = std::env::var("GANTRY_API_KEY").ok().filter(|k| !k.is_empty()) {
+        request = request.bearer_auth(key);
     }
     let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();

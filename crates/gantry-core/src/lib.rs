@@ -1,6 +1,7 @@
 //! Gantry's business functions: configuration, the model table and routing (fallback,
 //! retries, timeouts), the trace writer, and the gateway calls the server and CLI share.
 
+pub mod access;
 pub mod chains;
 pub mod config;
 mod error;
@@ -17,6 +18,7 @@ pub mod stream;
 pub mod trace_writer;
 pub mod validate;
 
+pub use access::{start_mode, AccessControl, AccessError, Admission, Principal, StartMode};
 pub use chains::Chains;
 pub use config::{Config, ConfigError, Overrides};
 pub use error::{ErrorInfo, GatewayError};

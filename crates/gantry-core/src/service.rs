@@ -1,5 +1,6 @@
 //! Starting and stopping the gateway: store, providers, trace writer.
 
+use crate::access::{AccessControl, SystemClock};
 use crate::chains::Chains;
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -22,11 +23,25 @@ pub enum StartError {
     Gateway(#[from] GatewayError),
 }
 
+/// Access control over the gateway's store, seeing every finished trace so that budgets and
+/// token limits count what each key's calls actually used.
+fn access_control(config: &Config, gateway: &Arc<Gateway>) -> Arc<AccessControl> {
+    let access = Arc::new(AccessControl::new(config, gateway.store().clone(), Arc::new(SystemClock)));
+    let observer = Arc::downgrade(&access);
+    gateway.traces().set_observer(Arc::new(move |record| {
+        if let Some(access) = observer.upgrade() {
+            access.observe(record);
+        }
+    }));
+    access
+}
+
 /// A running gateway, its RAG collections, its chains and its trace writer.
 pub struct Service {
     pub gateway: Arc<Gateway>,
     pub collections: Arc<Collections>,
     pub chains: Arc<Chains>,
+    pub access: Arc<AccessControl>,
     writer: TraceWriter,
 }
 
@@ -40,7 +55,8 @@ impl Service {
         let gateway = Arc::new(Gateway::new(config, &providers, store, sink)?);
         let collections = Arc::new(Collections::new(gateway.clone(), config));
         let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
-        Ok(Self { gateway, collections, chains, writer })
+        let access = access_control(config, &gateway);
+        Ok(Self { gateway, collections, chains, access, writer })
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -53,7 +69,8 @@ impl Service {
         let gateway = Arc::new(Gateway::new(config, providers, store, sink)?);
         let collections = Arc::new(Collections::new(gateway.clone(), config));
         let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
-        Ok(Self { gateway, collections, chains, writer })
+        let access = access_control(config, &gateway);
+        Ok(Self { gateway, collections, chains, access, writer })
     }
 
     /// Commits every queued trace and stops the writer.

@@ -6,7 +6,7 @@ use crate::config::TraceSettings;
 use gantry_store::Store;
 use gantry_types::TraceRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -32,18 +32,27 @@ pub struct TraceStatsSnapshot {
     pub queue_depth: u64,
 }
 
+/// Sees every finished record before it is queued (budgets add up spend from it).
+pub type TraceObserver = Arc<dyn Fn(&TraceRecord) + Send + Sync>;
+
 /// The sending side, cloned into every request.
 #[derive(Clone)]
 pub struct TraceSink {
     tx: mpsc::Sender<TraceRecord>,
     stats: Arc<TraceStats>,
     capacity: usize,
+    // Shared by every clone, so an observer set after the sink was handed out still sees all.
+    observer: Arc<OnceLock<TraceObserver>>,
 }
 
 impl TraceSink {
     /// Queues a record without waiting. Returns false (and counts it) when the queue is full
     /// or the writer has stopped.
     pub fn record(&self, trace: TraceRecord) -> bool {
+        // Observed even when the queue is full: the call happened and its cost was incurred.
+        if let Some(observe) = self.observer.get() {
+            observe(&trace);
+        }
         match self.tx.try_send(trace) {
             Ok(()) => {
                 self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
@@ -62,6 +71,11 @@ impl TraceSink {
                 false
             }
         }
+    }
+
+    /// Sets the observer of every record from now on; false when one was already set.
+    pub fn set_observer(&self, observer: TraceObserver) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     /// Current counters.
@@ -89,7 +103,8 @@ impl TraceWriter {
         let stats = Arc::new(TraceStats::default());
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(write_loop(store, rx, stop_rx, settings, stats.clone()));
-        (TraceSink { tx, stats, capacity: settings.queue_capacity }, TraceWriter { task, stop })
+        let sink = TraceSink { tx, stats, capacity: settings.queue_capacity, observer: Arc::new(OnceLock::new()) };
+        (sink, TraceWriter { task, stop })
     }
 
     /// Stops accepting records, commits everything queued, and returns when done.

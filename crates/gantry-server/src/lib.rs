@@ -1,17 +1,20 @@
 //! Gantry's HTTP server: the OpenAI-compatible `/v1`, the management `/api`, health checks.
 //! Handlers are thin: extract, call one core function, map the result.
 
+mod access;
 mod error;
 mod extract;
 mod router;
 mod routes;
 mod sse;
 
+pub use access::{AuditIds, Roles, RouteAccess};
 pub use error::ApiError;
-pub use router::router;
+pub use router::{route_access, router};
 
-use gantry_core::{Chains, Collections, Gateway, Service};
+use gantry_core::{AccessControl, Chains, Collections, Gateway, Service};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -21,6 +24,7 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub collections: Arc<Collections>,
     pub chains: Arc<Chains>,
+    pub access: Arc<AccessControl>,
 }
 
 impl AppState {
@@ -30,6 +34,7 @@ impl AppState {
             gateway: service.gateway.clone(),
             collections: service.collections.clone(),
             chains: service.chains.clone(),
+            access: service.access.clone(),
         }
     }
 }
@@ -40,6 +45,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    // The peer address tells loopback clients apart: they are served without a key until one exists.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -44,6 +44,10 @@ pub enum GuardCommand {
         /// The rules only: no embedding model is loaded.
         #[arg(long)]
         rules_only: bool,
+        /// Known attacks (the same JSONL; lines with `"attack": true`) added to the similarity
+        /// corpus for this run only, as a team adds the attacks it has seen through the API.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -89,12 +93,27 @@ pub async fn run(ctx: &Context, command: GuardCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        GuardCommand::Eval { file, threshold, rules_only, json } => {
+        GuardCommand::Eval { file, threshold, rules_only, corpus, json } => {
             if !(0.0..=1.0).contains(&threshold) {
                 bail!("--threshold {threshold} is not between 0 and 1");
             }
             let prompts = read_labelled(&file)?;
+            let known: Vec<(String, String)> = match &corpus {
+                Some(path) => read_labelled(path)?
+                    .into_iter()
+                    .filter(|p| p.attack)
+                    .map(|p| (p.category.unwrap_or_else(|| "jailbreak".to_string()), p.text))
+                    .collect(),
+                None => Vec::new(),
+            };
+            if corpus.is_some() && rules_only {
+                bail!("--corpus needs the similarity check; leave out --rules-only");
+            }
             let report = with_guardrails(ctx, !rules_only, |guard, gateway| async move {
+                if !known.is_empty() {
+                    eprintln!("adding {} known attacks to the similarity corpus for this run", known.len());
+                    guard.add_session_examples(known).await;
+                }
                 let progress = bar(prompts.len() as u64, "prompts");
                 let report =
                     evaluate(&guard, gateway.as_deref(), &prompts, threshold, |n| progress.set_position(n as u64))
@@ -254,6 +273,15 @@ fn describe_report(report: &InjectionReport) -> String {
         report.benign.flagged,
         report.benign.total,
     ));
+    out.push_str("\nthreshold  recall  false positives\n");
+    for point in &report.sweep {
+        out.push_str(&format!(
+            "{:>9.2}  {:>6}  {:>15}\n",
+            point.threshold,
+            pct(point.recall),
+            pct(point.false_positive_rate)
+        ));
+    }
     for (title, list) in [("false positives", &report.false_positives), ("missed attacks", &report.missed)] {
         if list.is_empty() {
             continue;

@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod eval;
 pub mod feedback;
 pub mod guard;
+pub mod keys;
 pub mod models;
 pub mod prompts;
 pub mod rag;

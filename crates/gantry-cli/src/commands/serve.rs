@@ -2,7 +2,7 @@
 
 use super::Context;
 use anyhow::Context as _;
-use gantry_core::{Progress, Service};
+use gantry_core::{start_mode, Progress, Service, StartMode};
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -32,14 +32,32 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing open requests and writing queued traces");
 }
 
-/// Starts the gateway and serves until SIGINT/SIGTERM, then drains the trace queue.
-pub async fn run(ctx: &Context, listen: Option<String>) -> anyhow::Result<()> {
+/// Starts the gateway and serves until SIGINT/SIGTERM, then drains the trace queue. Without
+/// any API key, only a loopback address is served, unless `insecure`.
+pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyhow::Result<()> {
     let config = ctx.load_config(listen)?;
-    let service = Service::start(&config, Progress::Bar).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    // Decided before the models load, so a refused start is quick.
+    let keys =
+        gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?.count_active_keys().await?;
+    let mode = start_mode(addr.ip(), keys, insecure)?;
+    let service = Service::start(&config, Progress::Bar).await?;
+    match mode {
+        StartMode::Keys => {
+            tracing::info!(keys, "API keys required on every route but /healthz, /readyz and /api/openapi.json")
+        }
+        StartMode::LoopbackWithoutKeys => tracing::warn!(
+            "no API key exists: loopback clients are served without authentication until one is created \
+             (`gantry keys create --name admin --role admin`)"
+        ),
+        StartMode::InsecureWithoutKeys => {
+            service.access.set_insecure(true);
+            tracing::warn!(%addr, "--insecure: every client is served without authentication until an API key is created");
+        }
+    }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "gantry is serving; OpenAI base URL: http://{addr}/v1");
     gantry_server::serve(listener, gantry_server::AppState::from_service(&service), shutdown_signal()).await?;
     let gateway = service.gateway.clone();

@@ -17,11 +17,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Cosine similarity to the nearest known attack from which a text counts as one (score 0.5)…
-pub const SIMILARITY_FLOOR: f32 = 0.70;
+pub const SIMILARITY_FLOOR: f32 = 0.55;
 /// …rising to a score of 1 here.
-pub const SIMILARITY_CEILING: f32 = 0.90;
+pub const SIMILARITY_CEILING: f32 = 0.95;
 /// How a similarity finding's reason starts.
 pub(crate) const SIMILARITY_REASON: &str = "close to a known attack:";
+/// Texts embedded per call while building the corpus.
+const CORPUS_BATCH: usize = 64;
 /// Windows of one message embedded for the similarity check.
 const MAX_WINDOWS: usize = 8;
 
@@ -61,7 +63,10 @@ type CountKey = (String, String, String, GuardStage, GuardAction);
 
 /// The embedded known attacks.
 struct Corpus {
-    vectors: Vec<(Vec<f32>, String)>,
+    /// A window's vector and the index of its example.
+    vectors: Vec<(Vec<f32>, usize)>,
+    /// (category, text) of each example.
+    examples: Vec<(String, String)>,
 }
 
 /// Configured guardrails plus their state.
@@ -70,6 +75,7 @@ pub struct Guardrails {
     embedding_model: Option<String>,
     counts: Mutex<BTreeMap<CountKey, u64>>,
     corpus: tokio::sync::Mutex<Option<Arc<Corpus>>>,
+    session_examples: Mutex<Vec<(String, String)>>,
     store: Arc<dyn Store>,
 }
 
@@ -81,6 +87,7 @@ impl Guardrails {
             embedding_model,
             counts: Mutex::new(BTreeMap::new()),
             corpus: tokio::sync::Mutex::new(None),
+            session_examples: Mutex::new(Vec::new()),
             store,
         }
     }
@@ -264,7 +271,7 @@ impl Guardrails {
         parent: Option<TraceId>,
     ) -> Option<(f64, String, String)> {
         let model = self.embedding_model.as_deref()?;
-        let (corpus, examples) = self.corpus(gateway).await?;
+        let corpus = self.corpus(gateway).await?;
         let windows = injection::windows(text, MAX_WINDOWS);
         let span = parent.map(|p| (p, "guardrail:injection".to_string()));
         let (vectors, _) = match gateway.embed_texts(model, windows, span).await {
@@ -276,48 +283,65 @@ impl Guardrails {
         };
         let mut best: Option<(f32, usize)> = None;
         for v in &vectors {
-            for (i, (known, _)) in corpus.vectors.iter().enumerate() {
+            for (known, example) in &corpus.vectors {
                 let cos = cosine(v, known);
                 if best.is_none_or(|(b, _)| cos > b) {
-                    best = Some((cos, i));
+                    best = Some((cos, *example));
                 }
             }
         }
-        let (cos, i) = best?;
-        let category = corpus.vectors.get(i).map(|(_, c)| c.clone()).unwrap_or_default();
-        let nearest = examples.get(i).cloned().unwrap_or_default();
+        let (cos, example) = best?;
+        let (category, nearest) = corpus.examples.get(example).cloned().unwrap_or_default();
         Some((injection::similarity_score(cos, SIMILARITY_FLOOR, SIMILARITY_CEILING), category, nearest))
     }
 
-    /// The embedded corpus (seed plus stored examples), built on first use.
-    async fn corpus(&self, gateway: &Gateway) -> Option<(Arc<Corpus>, Vec<String>)> {
+    /// Adds known attacks (category, text) to the similarity corpus of this process only, not
+    /// to the store: an evaluation's corpus split.
+    pub async fn add_session_examples(&self, examples: Vec<(String, String)>) {
+        self.session_examples.lock().unwrap_or_else(|e| e.into_inner()).extend(examples);
+        *self.corpus.lock().await = None;
+    }
+
+    /// The embedded corpus (seed, stored and session examples), built on first use. Every
+    /// window of a long example is embedded, so a known attack is found wherever its telling
+    /// part sits.
+    async fn corpus(&self, gateway: &Gateway) -> Option<Arc<Corpus>> {
         let model = self.embedding_model.as_deref()?;
         let mut examples: Vec<(String, String)> = SEED.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
         match self.store.list_injection_examples().await {
             Ok(stored) => examples.extend(stored.into_iter().map(|e| (e.category, e.text))),
             Err(e) => tracing::warn!(error = %e, "stored prompt-injection examples could not be read"),
         }
-        let texts: Vec<String> = examples.iter().map(|(_, t)| t.clone()).collect();
+        examples.extend(self.session_examples.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
         let mut cached = self.corpus.lock().await;
         if let Some(c) = cached.as_ref() {
             // Added and deleted examples clear the cache; another process adding to the same
             // store changes the count.
-            if c.vectors.len() == examples.len() {
-                return Some((c.clone(), texts));
+            if c.examples.len() == examples.len() {
+                return Some(c.clone());
             }
         }
-        let normalized: Vec<String> = texts.iter().flat_map(|t| injection::windows(t, 1)).collect();
-        let vectors = match gateway.embed_texts(model, normalized, None).await {
-            Ok((v, _)) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "the prompt-injection corpus could not be embedded");
-                return None;
+        let mut windows = Vec::new();
+        let mut owners = Vec::new();
+        for (i, (_, text)) in examples.iter().enumerate() {
+            for window in injection::windows(text, MAX_WINDOWS) {
+                windows.push(window);
+                owners.push(i);
             }
-        };
-        let corpus =
-            Arc::new(Corpus { vectors: vectors.into_iter().zip(examples.into_iter().map(|(c, _)| c)).collect() });
+        }
+        let mut vectors = Vec::with_capacity(windows.len());
+        for batch in windows.chunks(CORPUS_BATCH) {
+            match gateway.embed_texts(model, batch.to_vec(), None).await {
+                Ok((v, _)) => vectors.extend(v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the prompt-injection corpus could not be embedded");
+                    return None;
+                }
+            }
+        }
+        let corpus = Arc::new(Corpus { vectors: vectors.into_iter().zip(owners).collect(), examples });
         *cached = Some(corpus.clone());
-        Some((corpus, texts))
+        Some(corpus)
     }
 
     /// Scans `request.text` on demand with the named scanners (all three by default); without a

@@ -50,7 +50,20 @@ pub struct InjectionReport {
     pub false_positives: Vec<FlaggedPrompt>,
     /// Attacks missed, with their best score (at most 20).
     pub missed: Vec<FlaggedPrompt>,
+    /// Recall and false-positive rate at other thresholds, to choose one.
+    pub sweep: Vec<SweepPoint>,
 }
+
+/// Recall and false-positive rate at one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepPoint {
+    pub threshold: f64,
+    pub recall: f64,
+    pub false_positive_rate: f64,
+}
+
+/// The thresholds of the sweep.
+const SWEEP: [f64; 10] = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
 /// A prompt in the report's examples.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,10 +97,15 @@ pub async fn evaluate(
         benign_categories: BTreeMap::new(),
         false_positives: Vec::new(),
         missed: Vec::new(),
+        sweep: Vec::new(),
     };
+    let mut scores: Vec<(bool, f64)> = Vec::with_capacity(prompts.len());
     for (done, prompt) in prompts.iter().enumerate() {
-        let finding = guard.detect_injection(gateway, &prompt.text, threshold, None).await;
+        // An infinite threshold runs the similarity check even after a rule matched, so the
+        // score is the stronger of both and the sweep sees every prompt's best score.
+        let finding = guard.detect_injection(gateway, &prompt.text, f64::INFINITY, None).await;
         let score = finding.as_ref().map_or(0.0, |f| f.score);
+        scores.push((prompt.attack, score));
         let flagged = score >= threshold;
         let by_similarity = finding.as_ref().and_then(|f| f.reason.as_deref()).is_some_and(is_similarity_reason);
         let category = prompt.category.clone().unwrap_or_else(|| "uncategorised".to_string());
@@ -125,6 +143,18 @@ pub async fn evaluate(
     }
     report.recall = report.attacks.rate;
     report.false_positive_rate = report.benign.rate;
+    let rate = |attack: bool, at: f64| {
+        let group: Vec<f64> = scores.iter().filter(|(a, _)| *a == attack).map(|(_, s)| *s).collect();
+        if group.is_empty() {
+            0.0
+        } else {
+            group.iter().filter(|s| **s >= at).count() as f64 / group.len() as f64
+        }
+    };
+    report.sweep = SWEEP
+        .iter()
+        .map(|&at| SweepPoint { threshold: at, recall: rate(true, at), false_positive_rate: rate(false, at) })
+        .collect();
     report
 }
 

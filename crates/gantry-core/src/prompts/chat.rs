@@ -171,7 +171,7 @@ pub fn gateway_error(e: &PromptError) -> GatewayError {
 
 /// The request and context for a `/v1` chat call: plain models pass through; `prompt:`
 /// models are rendered. A failure is traced and returned with its trace id.
-pub(crate) async fn prepare(
+pub async fn prepare(
     gateway: &Gateway,
     request: ChatCompletionRequest,
     stream: bool,

@@ -11,7 +11,7 @@ mod file;
 mod spec;
 mod template;
 
-pub(crate) use chat::prepare;
+pub use chat::prepare;
 pub use chat::{
     build_call, build_call_with_messages, gateway_error, is_prompt_model, output_validator, prepare_client_request,
     PromptCall, GANTRY_FIELD, PROMPT_MODEL_PREFIX,

@@ -168,6 +168,7 @@ fn has_usage(chunk: &Value) -> bool {
     chunk.get("usage").is_some_and(|u| !u.is_null())
 }
 
+mod access;
 mod api;
 mod chains;
 mod collections;

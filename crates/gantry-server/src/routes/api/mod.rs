@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod evals;
 pub mod feedback;
 pub mod guard;
+pub mod keys;
 pub mod openapi;
 pub mod prompts;
 pub mod review;
