@@ -156,7 +156,6 @@ fn main() -> ExitCode {
             Command::Feedback { command } => commands::feedback::run(&context, command).await,
             Command::Review { command } => commands::review::run(&context, command).await,
             Command::Guard { command } => commands::guard::run(&context, command).await,
-    },
             Command::Keys { command } => commands::keys::run(&context, command).await,
             Command::Audit { limit, json } => commands::keys::run_audit(&context, limit, json).await,
         }
