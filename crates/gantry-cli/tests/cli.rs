@@ -183,6 +183,8 @@ mod chains;
 mod datasets;
 #[path = "cli/eval.rs"]
 mod eval;
+#[path = "cli/guard.rs"]
+mod guard;
 #[path = "cli/keys.rs"]
 mod keys;
 #[path = "cli/prompts.rs"]
