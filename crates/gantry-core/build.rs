@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = Path::new("lexicons").join("given_names.txt");
     println!("cargo:rerun-if-changed=lexicons");
-    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("given_names.txt");
+    let out = Path::new(&std::env::var("OUT_DIR")?).join("given_names.txt");
     let names = std::fs::read_to_string(&source).unwrap_or_else(|_| {
         println!(
             "cargo:warning=lexicons/given_names.txt is missing: person names are found from context cues only \
@@ -14,5 +14,6 @@ fn main() {
         );
         String::new()
     });
-    std::fs::write(&out, names).expect("OUT_DIR is writable");
+    std::fs::write(&out, names)?;
+    Ok(())
 }

@@ -16,9 +16,11 @@ use gantry_types::{
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// Cosine similarity to the nearest known attack from which a text counts as one (score 0.5)…
+/// Cosine similarity (MiniLM) to the nearest known attack from which a text scores 0.5, the
+/// default threshold… Chosen on the corpus/test split of `scripts/guard_reference/injection_set.py`
+/// (`gantry guard eval --corpus`): at 0.55 the benign questions there stay under 2% flagged.
 pub const SIMILARITY_FLOOR: f32 = 0.55;
-/// …rising to a score of 1 here.
+/// …rising linearly to a score of 1 here.
 pub const SIMILARITY_CEILING: f32 = 0.95;
 /// How a similarity finding's reason starts.
 pub(crate) const SIMILARITY_REASON: &str = "close to a known attack:";

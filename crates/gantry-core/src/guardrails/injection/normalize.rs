@@ -207,7 +207,7 @@ fn decode_base64(token: &str) -> Option<String> {
 }
 
 fn decode_hex(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !token.len().is_multiple_of(2) || !token.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     let bytes: Option<Vec<u8>> =
