@@ -4,6 +4,8 @@
 
 pub mod config;
 mod engine;
+#[cfg(test)]
+mod fuzz;
 pub mod injection;
 pub mod pii;
 pub mod report;
