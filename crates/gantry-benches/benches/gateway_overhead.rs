@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Gateway overhead: throughput and latency percentiles of chat completions sent directly to
 //! a mock OpenAI upstream vs through Gantry (routing + tracing to SQLite on) to the same mock,
-//! 16 concurrent connections on loopback, rounds interleaved in one run; medians reported.
+//! and through Gantry with guardrails on the request and the response (PII redaction, secrets
+//! blocking, prompt-injection rules flagging; no similarity model), 16 concurrent connections
+//! on loopback, rounds interleaved in one run; medians reported.
 //!
 //! `cargo bench -p gantry-benches --bench gateway_overhead`
 //! Env: GANTRY_BENCH_SECONDS (per round, default 3), GANTRY_BENCH_ROUNDS (default 3),
@@ -102,6 +104,21 @@ async fn main() {
         [[models]]
         name = "bench"
         targets = [{{ provider = "mock", model = "mock-model" }}]
+        [[models]]
+        name = "bench-guarded"
+        targets = [{{ provider = "mock", model = "mock-model" }}]
+        [[guardrails.rules]]
+        scanner = "pii"
+        action = "redact"
+        models = ["bench-guarded"]
+        [[guardrails.rules]]
+        scanner = "secrets"
+        action = "block"
+        models = ["bench-guarded"]
+        [[guardrails.rules]]
+        scanner = "injection"
+        action = "flag"
+        models = ["bench-guarded"]
         [prices."mock-model"]
         input_per_mtok = 1.0
         output_per_mtok = 2.0
@@ -123,11 +140,13 @@ async fn main() {
     // Warm up both paths (connections, SQLite file, allocator).
     load(direct_url.clone(), "mock-model", 1).await;
     load(gantry_url.clone(), "bench", 1).await;
+    load(gantry_url.clone(), "bench-guarded", 1).await;
 
-    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    let (mut direct, mut through, mut guarded) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         direct.push(load(direct_url.clone(), "mock-model", seconds).await);
         through.push(load(gantry_url.clone(), "bench", seconds).await);
+        guarded.push(load(gantry_url.clone(), "bench-guarded", seconds).await);
     }
     let summary = |rounds: &[Round]| {
         (
@@ -138,6 +157,7 @@ async fn main() {
     };
     let (d_rps, d_p50, d_p99) = summary(&direct);
     let (g_rps, g_p50, g_p99) = summary(&through);
+    let (s_rps, s_p50, s_p99) = summary(&guarded);
 
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
@@ -149,11 +169,18 @@ async fn main() {
     println!("{:<14} {:>10} {:>10} {:>10}", "path", "req/s", "p50 ms", "p99 ms");
     println!("{:<14} {:>10.0} {:>10.3} {:>10.3}", "direct", d_rps, d_p50, d_p99);
     println!("{:<14} {:>10.0} {:>10.3} {:>10.3}", "through gantry", g_rps, g_p50, g_p99);
+    println!("{:<14} {:>10.0} {:>10.3} {:>10.3}", "+ guardrails", s_rps, s_p50, s_p99);
     println!(
         "ratio: {:.3} x direct throughput; added p50 {:+.3} ms, added p99 {:+.3} ms",
         g_rps / d_rps,
         g_p50 - d_p50,
         g_p99 - d_p99
+    );
+    println!(
+        "guardrails: {:.3} x gantry's throughput; added p50 {:+.3} ms, added p99 {:+.3} ms",
+        s_rps / g_rps,
+        s_p50 - g_p50,
+        s_p99 - g_p99
     );
     println!(
         "traces: {} written, {} dropped, {} failed (of {} enqueued)",

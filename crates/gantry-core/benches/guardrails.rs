@@ -1,4 +1,4 @@
-//! Throughput of the PII and secrets detectors on request-sized texts, beside a baseline in
+//! Throughput of the PII and secrets detectors and the prompt-injection rules on request-sized texts, beside a baseline in
 //! the same run: one compiled `regex` e-mail pattern's `find_iter` over the same text, the
 //! least any scanner has to do. Report each detector's median as a ratio to the baseline's.
 //!
@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gantry_core::guardrails::{pii, secrets};
+use gantry_core::guardrails::{injection, pii, secrets};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -54,6 +54,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function("baseline_regex_email", |b| b.iter(|| email.find_iter(black_box(&text)).count()));
         group.bench_function("pii_detect", |b| b.iter(|| pii::detect(black_box(&text))));
         group.bench_function("secrets_detect", |b| b.iter(|| secrets::detect(black_box(&text))));
+        group.bench_function("injection_rules", |b| b.iter(|| injection::detect_rules(black_box(&text))));
         group.finish();
     }
 }

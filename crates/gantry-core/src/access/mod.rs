@@ -271,11 +271,13 @@ impl AccessControl {
         }
     }
 
-    /// Who sent `secret`; without one, a local client when no key exists and the client is on
-    /// loopback (or the server runs `--insecure`).
+    /// Who sent `secret`. While no key exists, a client on loopback (or any client with
+    /// `--insecure`) is served as the local user whatever it sends: OpenAI SDKs always send
+    /// some key, and a placeholder like "unused" must not lock a local user out.
     pub async fn authenticate(&self, secret: Option<&str>, loopback: bool) -> Result<Principal, AccessError> {
+        let open = (loopback || self.insecure.load(Ordering::Relaxed)) && !self.keys_exist().await?;
         let Some(secret) = secret else {
-            if (loopback || self.insecure.load(Ordering::Relaxed)) && !self.keys_exist().await? {
+            if open {
                 return Ok(Principal::local());
             }
             return Err(AccessError::InvalidKey(
@@ -285,6 +287,7 @@ impl AccessControl {
         match self.store.find_key_by_hash(&hash_secret(secret)).await? {
             Some(key) if key.revoked_at.is_none() => Ok(Principal { key: Some(key) }),
             Some(key) => Err(AccessError::InvalidKey(format!("The API key {}... has been revoked.", key.prefix))),
+            None if open => Ok(Principal::local()),
             None => Err(AccessError::InvalidKey("Incorrect API key provided.".to_string())),
         }
     }

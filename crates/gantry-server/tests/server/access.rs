@@ -124,7 +124,15 @@ async fn keys_are_listed_without_secrets_revoked_at_once_and_audited() {
          [[models]]\nname = \"other\"\ntargets = [{ provider = \"oa\", model = \"other-up\" }]\n",
     ))
     .await;
+    // Before any key exists, a local client's placeholder key (OpenAI SDKs always send one) is
+    // no reason to refuse it.
+    let chat = json!({"model": "gpt", "messages": user("hello")});
+    let response = server.send(Method::POST, "/v1/chat/completions", Some("unused"), Some(&chat)).await;
+    assert_eq!(response.status(), StatusCode::OK);
     let (admin_id, admin) = server.create_key(None, role_key(KeyRole::Admin)).await;
+    // Once one exists, the placeholder is refused.
+    let response = server.send(Method::POST, "/v1/chat/completions", Some("unused"), Some(&chat)).await;
+    assert_eq!(error_of(response).await.0, StatusCode::UNAUTHORIZED);
     let (app_id, app) =
         server.create_key(Some(&admin), json!({"name": "shop", "role": "app", "models": ["gpt"], "rpm": 100})).await;
     assert!(app.starts_with("gk-") && app.len() == 46, "{app}");
