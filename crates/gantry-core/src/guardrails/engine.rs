@@ -15,6 +15,7 @@ use gantry_types::{
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Cosine similarity (MiniLM) to the nearest known attack from which a text scores 0.5, the
 /// default threshold… Chosen on the corpus/test split of `scripts/guard_reference/injection_set.py`
@@ -24,6 +25,8 @@ pub const SIMILARITY_FLOOR: f32 = 0.55;
 pub const SIMILARITY_CEILING: f32 = 0.95;
 /// How a similarity finding's reason starts.
 pub(crate) const SIMILARITY_REASON: &str = "close to a known attack:";
+/// How long the corpus is used before the store is read again for examples added elsewhere.
+const STORE_RECHECK: Duration = Duration::from_secs(30);
 /// Texts embedded per call while building the corpus.
 const CORPUS_BATCH: usize = 64;
 /// Windows of one message embedded for the similarity check.
@@ -76,7 +79,8 @@ pub struct Guardrails {
     settings: GuardSettings,
     embedding_model: Option<String>,
     counts: Mutex<BTreeMap<CountKey, u64>>,
-    corpus: tokio::sync::Mutex<Option<Arc<Corpus>>>,
+    /// The corpus and when the store was last read for it.
+    corpus: tokio::sync::Mutex<Option<(Arc<Corpus>, Instant)>>,
     session_examples: Mutex<Vec<(String, String)>>,
     store: Arc<dyn Store>,
 }
@@ -309,6 +313,14 @@ impl Guardrails {
     /// part sits.
     async fn corpus(&self, gateway: &Gateway) -> Option<Arc<Corpus>> {
         let model = self.embedding_model.as_deref()?;
+        // Examples added or deleted through this process clear the cache at once; the store is
+        // re-read at most every STORE_RECHECK for what other processes (the CLI) added, so a
+        // guarded call does not query it every time.
+        if let Some((c, read_at)) = self.corpus.lock().await.as_ref() {
+            if read_at.elapsed() < STORE_RECHECK {
+                return Some(c.clone());
+            }
+        }
         let mut examples: Vec<(String, String)> = SEED.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
         match self.store.list_injection_examples().await {
             Ok(stored) => examples.extend(stored.into_iter().map(|e| (e.category, e.text))),
@@ -316,10 +328,9 @@ impl Guardrails {
         }
         examples.extend(self.session_examples.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
         let mut cached = self.corpus.lock().await;
-        if let Some(c) = cached.as_ref() {
-            // Added and deleted examples clear the cache; another process adding to the same
-            // store changes the count.
+        if let Some((c, read_at)) = cached.as_mut() {
             if c.examples.len() == examples.len() {
+                *read_at = Instant::now();
                 return Some(c.clone());
             }
         }
@@ -342,7 +353,7 @@ impl Guardrails {
             }
         }
         let corpus = Arc::new(Corpus { vectors: vectors.into_iter().zip(owners).collect(), examples });
-        *cached = Some(corpus.clone());
+        *cached = Some((corpus.clone(), Instant::now()));
         Some(corpus)
     }
 
