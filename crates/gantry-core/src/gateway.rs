@@ -120,8 +120,8 @@ impl Gateway {
         &self.guard
     }
 
-    /// Runs the input guardrails on `request`, recording their hits; the state for the
-    /// response, or the recorder back with the error that blocks the call.
+    /// Runs the input guardrails on `request`, recording their hits on `recorder`; the state
+    /// for the response, or the error that blocks the call.
     async fn guard_input(
         &self,
         recorder: &mut CallRecorder,

@@ -53,8 +53,8 @@ impl GuardState {
         !self.output_rules.is_empty() || self.vault.can_restore()
     }
 
-    pub(crate) fn output_rules_cloned(&self) -> Vec<GuardRule> {
-        self.output_rules.clone()
+    pub(crate) fn take_output_rules(&mut self) -> Vec<GuardRule> {
+        std::mem::take(&mut self.output_rules)
     }
 
     /// A state that checks the output with `rules` (tests of the output side alone).
@@ -157,22 +157,22 @@ impl Guardrails {
     /// Scans one response text (choice `index`): blocks, redacts or flags, then puts restored
     /// values back.
     pub fn check_output(&self, state: &mut GuardState, index: usize, text: &mut String) -> Result<(), GatewayError> {
-        let rules = state.output_rules.clone();
-        for rule in &rules {
+        let GuardState { hits, vault, output_rules } = state;
+        for rule in output_rules.iter() {
             let findings: Vec<Finding> =
                 scan(&rule.scanner, text).into_iter().filter(|f| rule.wants(&f.entity)).collect();
             if findings.is_empty() {
                 continue;
             }
-            self.record(&mut state.hits, rule, GuardStage::Output, Some(index), &findings);
+            self.record(hits, rule, GuardStage::Output, Some(index), &findings);
             match rule.action {
                 GuardAction::Block => return Err(blocked(rule, GuardStage::Output, &findings)),
-                GuardAction::Redact => *text = state.vault.redact(text, &findings, false),
+                GuardAction::Redact => *text = vault.redact(text, &findings, false),
                 GuardAction::Flag => {}
             }
         }
-        if state.vault.can_restore() {
-            *text = state.vault.restore(text);
+        if vault.can_restore() {
+            *text = vault.restore(text);
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! its end, so a client never receives part of a value before the guardrail has decided about
 //! it. What is released has been scanned, redacted and restored like a whole response.
 
+use super::config::GuardRule;
 use super::engine::{blocked, GuardState, Guardrails};
 use super::scan::{scan, Finding};
 use super::vault::Vault;
@@ -17,14 +18,17 @@ pub const HOLD_BACK_CHARS: usize = 96;
 pub struct StreamGuard {
     guardrails: Arc<Guardrails>,
     state: GuardState,
+    /// The output rules, taken from the state once rather than on every delta.
+    rules: Vec<GuardRule>,
     pending: String,
     /// Bytes of model output already released, so hit offsets refer to the whole response.
     released: usize,
 }
 
 impl StreamGuard {
-    pub(crate) fn new(guardrails: Arc<Guardrails>, state: GuardState) -> Self {
-        Self { guardrails, state, pending: String::new(), released: 0 }
+    pub(crate) fn new(guardrails: Arc<Guardrails>, mut state: GuardState) -> Self {
+        let rules = state.take_output_rules();
+        Self { guardrails, state, rules, pending: String::new(), released: 0 }
     }
 
     /// Takes a delta of model output; returns the text that may go to the client now.
@@ -49,9 +53,8 @@ impl StreamGuard {
     /// Findings of every output rule in the pending text; a block rule that finds anything
     /// stops the stream at once.
     fn scan_pending(&mut self) -> Result<Vec<(usize, Finding)>, GatewayError> {
-        let rules = self.state.output_rules_cloned();
         let mut all = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
+        for (i, rule) in self.rules.iter().enumerate() {
             let findings: Vec<Finding> =
                 scan(&rule.scanner, &self.pending).into_iter().filter(|f| rule.wants(&f.entity)).collect();
             if rule.action == GuardAction::Block && !findings.is_empty() {
@@ -100,10 +103,9 @@ impl StreamGuard {
             return Ok(String::new());
         }
         let head: String = self.pending.drain(..cut).collect();
-        let rules = self.state.output_rules_cloned();
         let mut inside: Vec<Finding> = Vec::new();
         for (i, f) in findings.iter().filter(|(_, f)| f.end <= cut) {
-            let Some(rule) = rules.get(*i) else { continue };
+            let Some(rule) = self.rules.get(*i) else { continue };
             let shifted = self.shifted(std::slice::from_ref(f));
             self.guardrails.record(&mut self.state.hits, rule, GuardStage::Output, Some(0), &shifted);
             if rule.action == GuardAction::Redact {
