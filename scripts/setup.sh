@@ -2,7 +2,7 @@
 # Installs what building and testing Gantry needs on a fresh Debian machine: the C/C++
 # toolchain pieces llama.cpp's build uses (cmake, libclang for bindgen) and a Python venv
 # with the official OpenAI SDK, pytest and a numpy reference of the embedding model for the
-# end-to-end test. Safe to run again.
+# end-to-end test, and Chromium for the web UI's browser test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 # bindgen needs libclang itself (libclang.so / libclang-N.so); libclang-cpp alone does not do.
 ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || need_apt+=(build-essential)
+# The web UI's tests drive a real headless browser.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   sudo_cmd=""

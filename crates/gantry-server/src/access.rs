@@ -147,7 +147,37 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, AccessError> {
             None => Err(AccessError::InvalidKey("The Authorization header must be 'Bearer gk-...'.".to_string())),
         };
     }
-    Ok(headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string()))
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Ok(Some(key.trim().to_string()));
+    }
+    Ok(cookie_key(headers))
+}
+
+/// The key the web UI's login left in its cookie.
+fn cookie_key(headers: &HeaderMap) -> Option<String> {
+    let prefix = format!("{}=", crate::ui::pages::login::KEY_COOKIE);
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .find_map(|pair| pair.strip_prefix(prefix.as_str()))
+        .filter(|key| !key.is_empty())
+        .map(str::to_string)
+}
+
+/// Whether `path` is a page of the web UI, where a refused key means "sign in" rather than JSON.
+fn is_ui_page(path: &str, method: &Method) -> bool {
+    *method == Method::GET && (path == "/" || (path.starts_with("/ui/") && !path.starts_with("/ui/static/")))
+}
+
+/// Percent-encodes everything but unreserved characters, for a URL's query value.
+fn url_encode(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.bytes().map(|b| match b {
+        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+        _ => format!("%{b:02X}"),
+    })
 }
 
 fn is_loopback(request: &Request) -> bool {
@@ -176,6 +206,12 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
     };
     let principal = match principal {
         Ok(principal) => principal,
+        Err(AccessError::InvalidKey(_)) if is_ui_page(&path, &method) => {
+            let next = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let mut target = String::from("/ui/login?next=");
+            target.extend(url_encode(&next));
+            return axum::response::Redirect::to(&target).into_response();
+        }
         Err(e) => return ApiError::from(e).into_response(),
     };
     let audited = method != Method::GET && path.starts_with("/api/");

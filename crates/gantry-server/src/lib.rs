@@ -7,6 +7,7 @@ mod extract;
 mod router;
 mod routes;
 mod sse;
+pub mod ui;
 
 pub use access::{AuditIds, Roles, RouteAccess};
 pub use error::ApiError;

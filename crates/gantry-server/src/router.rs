@@ -2,6 +2,7 @@
 
 use crate::access::{delete, get, post, put, Roles, RouteAccess, RouteTable};
 use crate::routes::{api, fallback, health, openai};
+use crate::ui::{assets, pages};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -76,6 +77,7 @@ pub fn table() -> RouteTable {
         .route("/api/datasets/{name}/stats", get(api::datasets::stats), READERS)
         .route("/api/datasets/{name}/clean", post(api::datasets::clean), DEVELOPERS)
         .route("/api/datasets/{name}/from-traces", post(api::datasets::from_traces), DEVELOPERS)
+        .route("/api/datasets/{name}/append-traces", post(api::datasets::append_traces), DEVELOPERS)
         .route("/api/datasets/{name}/export", get(api::datasets::export), READERS)
         .route("/api/guard/scan", post(api::guard::scan), CALLERS)
         .route("/api/guard/examples", get(api::guard::list_examples), READERS)
@@ -88,6 +90,22 @@ pub fn table() -> RouteTable {
         .route("/api/audit", get(api::keys::audit), ADMINS)
         .route("/api/openapi.json", get(api::openapi::document), PUBLIC)
         .route("/healthz", get(health::healthz), PUBLIC)
+        .route("/ui/static/app.css", get(assets::stylesheet), PUBLIC)
+        .route("/ui/static/app.js", get(assets::script), PUBLIC)
+        .route("/ui/login", get(pages::login::form), PUBLIC)
+        .route("/ui/login", post(pages::login::submit), PUBLIC)
+        .route("/ui/logout", post(pages::login::logout), PUBLIC)
+        .route("/ui/traces", get(pages::traces::list), READERS)
+        .route("/ui/traces/{id}", get(pages::traces::detail), READERS)
+        .route("/ui/prompts", get(pages::prompts::list), READERS)
+        .route("/ui/prompts/{name}", get(pages::prompts::detail), READERS)
+        .route("/ui/datasets", get(pages::datasets::list), READERS)
+        .route("/ui/datasets/{name}", get(pages::datasets::detail), READERS)
+        .route("/ui/evals", get(pages::evals::list), READERS)
+        .route("/ui/evals/compare", get(pages::evals::compare), READERS)
+        .route("/ui/evals/{id}", get(pages::evals::detail), READERS)
+        .route("/ui/review", get(pages::review::list), READERS)
+        .route("/ui/review/{queue}", get(pages::review::queue), READERS)
         .route("/readyz", get(health::readyz), PUBLIC)
 }
 

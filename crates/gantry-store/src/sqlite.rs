@@ -61,6 +61,18 @@ pub(crate) fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 
+/// `text` with LIKE's wildcards escaped, so a search for `50%` finds the literal text.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(crate) fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -197,6 +209,16 @@ impl Store for SqliteStore {
         }
         if let Some(until) = filter.until {
             q.push(" AND started_at_us < ").push_bind(to_micros(until));
+        }
+        if let Some(cursor) = filter.before {
+            // Row-value comparison keeps the page boundary exact when two traces share a microsecond.
+            q.push(" AND (started_at_us, id) < (").push_bind(to_micros(cursor.started_at));
+            q.push(", ").push_bind(cursor.id.to_string()).push(")");
+        }
+        if let Some(text) = filter.search.as_deref().filter(|t| !t.is_empty()) {
+            let pattern = format!("%{}%", like_escape(text));
+            q.push(" AND (request LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+            q.push(" OR response LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
         }
         let limit = filter.limit.unwrap_or(DEFAULT_LIST_LIMIT).min(MAX_LIST_LIMIT);
         // Spans read as a timeline, oldest first; root traces newest first.

@@ -187,6 +187,38 @@ pub struct TraceFilter {
     /// Only calls started before this time.
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
+    /// Only calls whose request or response contains this text (case-insensitive for ASCII).
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Only root traces listed after this one (newest first): the next page's cursor.
+    #[serde(default)]
+    pub before: Option<TraceCursor>,
+}
+
+/// Where a page of root traces ended: the last trace's start time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceCursor {
+    pub started_at: DateTime<Utc>,
+    pub id: TraceId,
+}
+
+impl TraceCursor {
+    /// The cursor after `trace`.
+    pub fn after(trace: &TraceRecord) -> Self {
+        Self { started_at: trace.started_at, id: trace.id }
+    }
+
+    /// As text for a URL: `MICROS_ID`.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.started_at.timestamp_micros(), self.id)
+    }
+
+    /// Reads what [`TraceCursor::encode`] wrote.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once('_')?;
+        let started_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        Some(Self { started_at, id: id.parse().ok()? })
+    }
 }
 
 /// A trace with the spans nested under it, recursively, oldest first.
@@ -195,4 +227,20 @@ pub struct TraceTree {
     #[serde(flatten)]
     pub record: TraceRecord,
     pub spans: Vec<TraceTree>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_read_back() {
+        let cursor = TraceCursor {
+            started_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: TraceId::new(),
+        };
+        assert_eq!(TraceCursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(TraceCursor::decode("nonsense"), None);
+        assert_eq!(TraceCursor::decode("12_not-a-uuid"), None);
+    }
 }

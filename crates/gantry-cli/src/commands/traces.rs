@@ -151,7 +151,7 @@ pub async fn run(ctx: &Context, command: TracesCommand) -> anyhow::Result<()> {
                         prompt,
                         status,
                         since,
-                        until: None,
+                        ..Default::default()
                     })
                     .await?
             };

@@ -17,6 +17,53 @@ pub struct PromptDiff {
     pub changed: Vec<String>,
     /// A unified diff of the canonical texts; empty when the versions are equal.
     pub diff: String,
+    /// The canonical texts side by side, line against line (what the web UI shows).
+    #[serde(default)]
+    pub rows: Vec<DiffRow>,
+}
+
+/// One line of a side-by-side diff: the old line on the left, the new on the right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffRow {
+    /// `same`, `changed`, `removed` (left only) or `added` (right only).
+    pub kind: String,
+    pub left: Option<String>,
+    pub right: Option<String>,
+}
+
+/// Lines `old` and `new` side by side: equal lines pair up, and a run of removed lines pairs
+/// with the run of added lines that replaces it, so an edited line reads across one row.
+pub fn side_by_side(old: &str, new: &str) -> Vec<DiffRow> {
+    use similar::{ChangeTag, TextDiff};
+    let diff = TextDiff::from_lines(old, new);
+    let mut rows = Vec::new();
+    let (mut removed, mut added): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let flush = |rows: &mut Vec<DiffRow>, removed: &mut Vec<String>, added: &mut Vec<String>| {
+        for i in 0..removed.len().max(added.len()) {
+            let (left, right) = (removed.get(i).cloned(), added.get(i).cloned());
+            let kind = match (&left, &right) {
+                (Some(_), Some(_)) => "changed",
+                (Some(_), None) => "removed",
+                _ => "added",
+            };
+            rows.push(DiffRow { kind: kind.to_string(), left, right });
+        }
+        removed.clear();
+        added.clear();
+    };
+    for change in diff.iter_all_changes() {
+        let line = change.value().trim_end_matches('\n').to_string();
+        match change.tag() {
+            ChangeTag::Delete => removed.push(line),
+            ChangeTag::Insert => added.push(line),
+            ChangeTag::Equal => {
+                flush(&mut rows, &mut removed, &mut added);
+                rows.push(DiffRow { kind: "same".to_string(), left: Some(line.clone()), right: Some(line) });
+            }
+        }
+    }
+    flush(&mut rows, &mut removed, &mut added);
+    rows
 }
 
 fn variable_line(v: &VariableSpec) -> String {
@@ -110,6 +157,16 @@ mod tests {
 
     fn spec(body: Value) -> PromptSpec {
         serde_json::from_value::<PromptDraft>(body).unwrap().into_spec().unwrap().1
+    }
+
+    #[test]
+    fn side_by_side_pairs_edits_across_one_row() {
+        let rows = side_by_side("a\nb\nc\n", "a\nB\nc\nd\n");
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["same", "changed", "same", "added"]);
+        assert_eq!(rows[1].left.as_deref(), Some("b"));
+        assert_eq!(rows[1].right.as_deref(), Some("B"));
+        assert_eq!(rows[3].left, None);
     }
 
     #[test]

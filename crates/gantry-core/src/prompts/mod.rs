@@ -16,7 +16,7 @@ pub use chat::{
     build_call, build_call_with_messages, gateway_error, is_prompt_model, output_validator, prepare_client_request,
     PromptCall, GANTRY_FIELD, PROMPT_MODEL_PREFIX,
 };
-pub use diff::{canonical_text, changed_fields, PromptDiff};
+pub use diff::{canonical_text, changed_fields, side_by_side, DiffRow, PromptDiff};
 pub use error::PromptError;
 pub use file::{parse_prompt, parse_structured, read_prompt_file, FileFormat};
 pub use spec::{
@@ -275,12 +275,14 @@ pub async fn diff<S: RegistryStore + ?Sized>(
     let new = get(store, name, to).await?;
     let old_name = format!("{name}@{}", old.version);
     let new_name = format!("{name}@{}", new.version);
+    let (old_text, new_text) = (canonical_text(&old.spec), canonical_text(&new.spec));
     Ok(PromptDiff {
         name: name.to_string(),
         from_version: old.version,
         to_version: new.version,
         changed: changed_fields(&old.spec, &new.spec),
-        diff: registry::unified_diff(&canonical_text(&old.spec), &canonical_text(&new.spec), &old_name, &new_name),
+        diff: registry::unified_diff(&old_text, &new_text, &old_name, &new_name),
+        rows: diff::side_by_side(&old_text, &new_text),
     })
 }
 

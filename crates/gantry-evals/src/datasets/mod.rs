@@ -23,8 +23,8 @@ pub use import::{parse_items, ColumnMapping, FileFormat};
 pub use minhash::near_duplicates;
 pub use stats::{compute_stats, Bin, DatasetStats, Distribution, LabelCount, LabelCounts, NO_LABEL};
 pub use traces::{
-    from_traces, from_traces_screened, item_from_trace, FeedbackCondition, FromTracesOutcome, KeepAll, TraceScreen,
-    TraceSelection,
+    append_traces, from_traces, from_traces_screened, item_from_trace, FeedbackCondition, FromTracesOutcome, KeepAll,
+    TraceScreen, TraceSelection,
 };
 
 use gantry_store::{NewDatasetVersion, Store};

@@ -192,6 +192,7 @@ pub async fn from_traces_screened(
         status: selection.status,
         since: selection.since,
         until: selection.until,
+        ..Default::default()
     };
     let traces = store.list_traces(&filter).await?;
     let mut items = Vec::new();
@@ -240,4 +241,44 @@ fn describe(selection: &TraceSelection) -> String {
     } else {
         parts.join(" ")
     }
+}
+
+/// Adds the chat traces `trace_ids` as items to a new version of `name` that keeps every
+/// item of the newest version before them; the first version when the dataset is new. An id
+/// that names no trace, or a trace that is not a chat call, fails it and nothing is stored.
+pub async fn append_traces(
+    store: &dyn Store,
+    name: &str,
+    trace_ids: &[String],
+    author: &str,
+) -> Result<DatasetVersionInfo, DatasetError> {
+    super::validate_name(name)?;
+    if trace_ids.is_empty() {
+        return Err(DatasetError::parameter("trace_ids is empty".to_string(), "trace_ids"));
+    }
+    let mut added = Vec::with_capacity(trace_ids.len());
+    for text in trace_ids {
+        let id = text
+            .parse()
+            .map_err(|_| DatasetError::parameter(format!("'{text}' is not a trace id (a UUID)"), "trace_ids"))?;
+        let trace = store
+            .get_trace(id)
+            .await?
+            .ok_or_else(|| DatasetError::parameter(format!("no trace with id {text}"), "trace_ids"))?;
+        let item = item_from_trace(&trace).ok_or_else(|| {
+            DatasetError::parameter(format!("trace {text} is not a chat call with messages"), "trace_ids")
+        })?;
+        added.push(item);
+    }
+    let (parent, mut items) = match super::load_items(store, name, None).await {
+        Ok((info, items)) => (Some(info.version), items.into_iter().map(|s| s.item).collect()),
+        Err(DatasetError::NotFound(_)) => (None, Vec::new()),
+        Err(e) => return Err(e),
+    };
+    items.extend(added);
+    let source = match trace_ids {
+        [one] => format!("trace {one}"),
+        many => format!("{} traces", many.len()),
+    };
+    store_version(store, name, &source, parent, author, &items).await
 }

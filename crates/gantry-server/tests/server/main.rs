@@ -170,6 +170,7 @@ fn has_usage(chunk: &Value) -> bool {
 
 mod access;
 mod api;
+mod browser;
 mod chains;
 mod collections;
 mod datasets;
@@ -179,3 +180,4 @@ mod feedback;
 mod guard;
 mod prompts;
 mod routing;
+mod ui;

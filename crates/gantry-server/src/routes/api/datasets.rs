@@ -207,6 +207,26 @@ pub async fn from_traces(
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
+/// Body of `POST /api/datasets/{name}/append-traces`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendTracesBody {
+    trace_ids: Vec<String>,
+    #[serde(default)]
+    author: Option<String>,
+}
+
+/// A new version: the newest version's items and then the given chat traces as items.
+pub async fn append_traces(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    OpenAiJson(body): OpenAiJson<AppendTracesBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let author = author_or_api(body.author);
+    let version = datasets::append_traces(state.gateway.store().as_ref(), &name, &body.trace_ids, &author).await?;
+    Ok((StatusCode::CREATED, Json(json!({"version": version}))))
+}
+
 /// A version as JSONL (`format=jsonl`, the default) or chat fine-tuning lines (`format=chat`);
 /// the counts are in the `x-gantry-exported` and `x-gantry-skipped` headers.
 pub async fn export(

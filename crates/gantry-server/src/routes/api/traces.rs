@@ -1,23 +1,28 @@
-//! `GET /api/traces` (filters: limit, model, prompt, status, since) and `GET /api/traces/{id}`.
+//! `GET /api/traces` (filters: limit, model, prompt, status, since, q; `before` pages on) and
+//! `GET /api/traces/{id}`.
 
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use gantry_store::MAX_LIST_LIMIT;
-use gantry_types::{TraceFilter, TraceId, TraceStatus, TraceTree};
+use gantry_store::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use gantry_types::{TraceCursor, TraceFilter, TraceId, TraceRecord, TraceStatus, TraceTree};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Query parameters, taken as text so each gets its own error message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct ListQuery {
-    limit: Option<String>,
-    model: Option<String>,
-    prompt: Option<String>,
-    status: Option<String>,
-    since: Option<String>,
+    pub(crate) limit: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) since: Option<String>,
+    /// Text the request or the response contains.
+    pub(crate) q: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub(crate) before: Option<String>,
 }
 
 /// Parses `since` as RFC 3339 or as Unix seconds.
@@ -30,7 +35,7 @@ fn parse_since(text: &str) -> Option<DateTime<Utc>> {
 
 // The error becomes the response at once; boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
-fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
+pub(crate) fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
     let limit = match query.limit {
         None => None,
         Some(text) => match text.parse::<u32>() {
@@ -64,6 +69,16 @@ fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
             )
         })?),
     };
+    let before = match query.before.filter(|b| !b.is_empty()) {
+        None => None,
+        Some(text) => Some(TraceCursor::decode(&text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("before must be the next_cursor of a previous page; got '{text}'"),
+                Some("before"),
+            )
+        })?),
+    };
     Ok(TraceFilter {
         limit,
         parent: None,
@@ -72,14 +87,26 @@ fn filter_from(query: ListQuery) -> Result<TraceFilter, ApiError> {
         status,
         since,
         until: None,
+        search: query.q.filter(|q| !q.is_empty()),
+        before,
     })
 }
 
-/// Recorded calls, newest first.
+/// Recorded calls, newest first; `next_cursor` (when the page is full) fetches the next page.
 pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let filter = filter_from(query)?;
     let traces = state.gateway.list_traces(&filter).await.map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(json!({"object": "list", "data": traces})))
+    let next_cursor = next_cursor(&filter, &traces);
+    Ok(Json(json!({"object": "list", "data": traces, "next_cursor": next_cursor})))
+}
+
+/// The cursor of the page after `page`, when `page` is full (there may be more).
+pub(crate) fn next_cursor(filter: &TraceFilter, page: &[TraceRecord]) -> Option<String> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIST_LIMIT) as usize;
+    match page.last() {
+        Some(last) if page.len() >= limit => Some(TraceCursor::after(last).encode()),
+        _ => None,
+    }
 }
 
 /// One recorded call, with the spans nested under it (a chain run's steps) as `spans`.
