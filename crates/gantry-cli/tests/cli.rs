@@ -187,6 +187,8 @@ mod eval;
 mod guard;
 #[path = "cli/keys.rs"]
 mod keys;
+#[path = "cli/logs.rs"]
+mod logs;
 #[path = "cli/prompts.rs"]
 mod prompts;
 #[path = "cli/review.rs"]

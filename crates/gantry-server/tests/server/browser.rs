@@ -121,6 +121,14 @@ async fn the_ui_works_in_a_real_browser() {
     let problems = Problems::default();
     problems.watch(&page).await;
 
+    visit(&page, &server, &problems, "/", "svg.chart", "dashboard").await;
+    // The charts draw: lines with real extent, one point per minute with calls.
+    let drawn: f64 = js(
+        &page,
+        "Math.max(...[...document.querySelectorAll('svg.chart .line, svg.chart .dot')].map(e => e.getBBox().width + e.getBBox().height))",
+    )
+    .await;
+    assert!(drawn > 0.0, "the dashboard's charts have nothing drawn");
     visit(&page, &server, &problems, "/ui/traces", "#traces", "traces").await;
     visit(&page, &server, &problems, &format!("/ui/traces/{trace}"), "#messages .message", "trace").await;
     visit(&page, &server, &problems, "/ui/prompts", "#prompts", "prompts").await;
@@ -155,6 +163,13 @@ async fn the_ui_works_in_a_real_browser() {
     page.save_screenshot(ScreenshotParams::builder().full_page(true).build(), screenshot_dir().join("playground.png"))
         .await
         .unwrap();
+
+    // A label moves from the prompt page, and the move is in its history.
+    js::<Value>(&page, "document.querySelector('#label-form select[name=version]').value = '1'").await;
+    page.find_element("#label-form button[type=submit]").await.unwrap().click().await.unwrap();
+    wait_until(&page, "document.querySelector('#label-history') && document.querySelector('#label-history').textContent.includes('production')").await;
+    let (_, label) = server.get("/api/prompts/greet/labels/production").await;
+    assert_eq!(label["label"]["version"], 1, "{label}");
 
     // A reviewer claims the queued trace and submits the rubric; the queue is then empty.
     visit(&page, &server, &problems, "/ui/review/answers?reviewer=ana", "#review-form", "review-queue").await;

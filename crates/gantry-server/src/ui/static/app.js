@@ -54,6 +54,13 @@ const actions = {
     const out = await callApi("POST", "/api/datasets/" + encodeURIComponent(f.dataset) + "/append-traces", { trace_ids: [form.dataset.trace] });
     return "Added to dataset " + f.dataset + " as version " + out.version.version + ".";
   },
+  async label(form) {
+    const f = fields(form);
+    const url = "/api/prompts/" + encodeURIComponent(form.dataset.prompt) + "/labels/" + encodeURIComponent(f.label);
+    const out = await callApi("PUT", url, { version: Number(f.version) });
+    window.location.reload();
+    return out.moved ? "Moved " + f.label + " to version " + out.version + "." : f.label + " already points there.";
+  },
   async review(form) {
     const answers = {};
     for (const input of form.querySelectorAll("[data-criterion]")) {
