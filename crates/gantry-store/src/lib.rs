@@ -4,6 +4,7 @@
 mod access;
 mod collections;
 mod datasets;
+mod deploy;
 mod error;
 mod evals;
 mod feedback;
@@ -14,6 +15,7 @@ mod sqlite;
 mod sqlite_access;
 mod sqlite_collections;
 mod sqlite_datasets;
+mod sqlite_deploy;
 mod sqlite_evals;
 mod sqlite_feedback;
 mod sqlite_guard;
@@ -23,6 +25,7 @@ mod sqlite_review;
 pub use access::{AuditStore, KeyStore};
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use datasets::{DatasetStore, NewDatasetVersion};
+pub use deploy::{DeploymentStore, NewRelease};
 pub use error::StoreError;
 pub use evals::EvalStore;
 pub use feedback::FeedbackStore;
@@ -47,6 +50,7 @@ pub trait Store:
     RegistryStore
     + CollectionStore
     + DatasetStore
+    + DeploymentStore
     + EvalStore
     + FeedbackStore
     + ReviewStore

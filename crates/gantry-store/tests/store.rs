@@ -152,6 +152,8 @@ mod access;
 mod collections;
 #[path = "store/datasets.rs"]
 mod datasets;
+#[path = "store/deploy.rs"]
+mod deploy;
 #[path = "store/feedback.rs"]
 mod feedback;
 #[path = "store/registry.rs"]
