@@ -102,4 +102,5 @@ error_info!(
     crate::rag::RagError,
     crate::registry::RegistryError,
     crate::chains::ChainError,
+    crate::deploy::DeployError,
 );

@@ -41,6 +41,8 @@ pub struct CallContext {
     pub output_validator: Option<OutputValidator>,
     /// The API key the call is made with, for its budget.
     pub api_key_id: Option<String>,
+    /// The deployed route, release and arm the call was sent to.
+    pub deployment: Option<gantry_types::DeploymentUse>,
 }
 
 /// The routing table, the trace queue and the store.
@@ -52,6 +54,7 @@ pub struct Gateway {
     prices: Arc<BTreeMap<String, Price>>,
     created: i64,
     guard: Arc<Guardrails>,
+    deployments: crate::deploy::DeploymentCache,
 }
 
 impl GatewayError {
@@ -112,6 +115,7 @@ impl Gateway {
             prices: Arc::new(config.prices.clone()),
             created: gantry_types::unix_now(),
             guard,
+            deployments: crate::deploy::DeploymentCache::default(),
         })
     }
 
@@ -178,6 +182,9 @@ impl Gateway {
         if let Some(key) = context.api_key_id {
             recorder.set_api_key(key);
         }
+        if let Some(deployment) = context.deployment {
+            recorder.set_deployment(deployment);
+        }
         recorder
     }
 
@@ -204,11 +211,45 @@ impl Gateway {
         Call { trace_id, result: Err(error) }
     }
 
+    /// The deployments the gateway routes by (invalidate after changing one).
+    pub fn deployments(&self) -> &crate::deploy::DeploymentCache {
+        &self.deployments
+    }
+
+    /// A deployed route's name turned into what its release runs; a failure is recorded.
+    async fn resolve_deployment(
+        &self,
+        request: &mut ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<Option<gantry_types::DeploymentUse>, (TraceId, GatewayError)> {
+        if self.routes.contains_key(&request.model) {
+            // A configured model is never a route: only the Gantry options need removing.
+            if let Some(options) = request.extra.get_mut(crate::prompts::GANTRY_FIELD).and_then(|o| o.as_object_mut()) {
+                options.remove("environment");
+                options.remove("session");
+            }
+            return Ok(None);
+        }
+        match crate::deploy::apply_deployment(&self.deployments, self.store.as_ref(), request).await {
+            Ok(usage) => Ok(usage),
+            Err(error) => {
+                let recorder = self.start_span(TraceKind::Chat, &request.model, json!(request), stream);
+                let trace_id = recorder.id;
+                recorder.finish(Outcome::failed(&error, error.http_status()));
+                Err((trace_id, error))
+            }
+        }
+    }
+
     /// A non-streamed chat completion.
-    pub async fn chat(&self, request: ChatCompletionRequest) -> Call<ChatCompletion> {
+    pub async fn chat(&self, mut request: ChatCompletionRequest) -> Call<ChatCompletion> {
+        let deployment = match self.resolve_deployment(&mut request, false).await {
+            Ok(deployment) => deployment,
+            Err((trace_id, error)) => return Call { trace_id, result: Err(error) },
+        };
         // `model: "prompt:NAME@LABEL"` renders a registered prompt first.
         match crate::prompts::prepare(self, request, false).await {
-            Ok((request, context)) => self.chat_with(request, context).await,
+            Ok((request, context)) => self.chat_with(request, CallContext { deployment, ..context }).await,
             Err((trace_id, error)) => Call { trace_id, result: Err(error) },
         }
     }
@@ -265,9 +306,13 @@ impl Gateway {
     }
 
     /// A streamed chat completion. Fallback happens only until the first output chunk.
-    pub async fn chat_stream(&self, request: ChatCompletionRequest) -> Call<TracedStream> {
+    pub async fn chat_stream(&self, mut request: ChatCompletionRequest) -> Call<TracedStream> {
+        let deployment = match self.resolve_deployment(&mut request, true).await {
+            Ok(deployment) => deployment,
+            Err((trace_id, error)) => return Call { trace_id, result: Err(error) },
+        };
         match crate::prompts::prepare(self, request, true).await {
-            Ok((request, context)) => self.chat_stream_with(request, context).await,
+            Ok((request, context)) => self.chat_stream_with(request, CallContext { deployment, ..context }).await,
             Err((trace_id, error)) => Call { trace_id, result: Err(error) },
         }
     }

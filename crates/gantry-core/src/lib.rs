@@ -4,6 +4,7 @@
 pub mod access;
 pub mod chains;
 pub mod config;
+pub mod deploy;
 mod error;
 pub mod gateway;
 pub mod guardrails;

@@ -72,6 +72,7 @@ pub struct CallRecorder {
     output_validator: Option<OutputValidator>,
     api_key_id: Option<String>,
     guard_hits: Vec<gantry_types::GuardHit>,
+    deployment: Option<gantry_types::DeploymentUse>,
     sink: TraceSink,
     prices: Arc<BTreeMap<String, Price>>,
 }
@@ -103,6 +104,7 @@ impl CallRecorder {
             output_validator: None,
             api_key_id: None,
             guard_hits: Vec::new(),
+            deployment: None,
             sink,
             prices,
         }
@@ -148,6 +150,11 @@ impl CallRecorder {
         self.api_key_id = Some(key_id);
     }
 
+    /// Records the route, release and arm the call was sent to.
+    pub fn set_deployment(&mut self, deployment: gantry_types::DeploymentUse) {
+        self.deployment = Some(deployment);
+    }
+
     /// Milliseconds since the call started.
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
@@ -190,6 +197,7 @@ impl CallRecorder {
             output_check,
             api_key_id: self.api_key_id,
             guardrails: self.guard_hits,
+            deployment: self.deployment,
         };
         self.sink.record(record);
     }

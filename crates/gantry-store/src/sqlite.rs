@@ -96,6 +96,7 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
     let prompt: Option<String> = row.try_get("prompt")?;
     let output_check: Option<String> = row.try_get("output_check")?;
     let guardrails: Option<String> = row.try_get("guardrails")?;
+    let deployment: Option<String> = row.try_get("deployment")?;
     Ok(TraceRecord {
         id: id.parse().map_err(|e| corrupt("id", &e))?,
         parent_id: parent_id.map(|p| p.parse()).transpose().map_err(|e| corrupt("parent_id", &e))?,
@@ -133,6 +134,7 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
             .transpose()
             .map_err(|e| corrupt("guardrails", &e))?
             .unwrap_or_default(),
+        deployment: deployment.map(|d| serde_json::from_str(&d)).transpose().map_err(|e| corrupt("deployment", &e))?,
     })
 }
 
@@ -145,8 +147,8 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO traces (id, started_at_us, kind, requested_model, provider, upstream_model,
                  status, http_status, error_code, error_message, stream, request, response, attempts,
                  finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, cost_usd,
-                 parent_id, span_name, prompt_name, prompt, output_check, api_key_id, guardrails)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 parent_id, span_name, prompt_name, prompt, output_check, api_key_id, guardrails, route, deployment)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(t.id.to_string())
             .bind(to_micros(t.started_at))
@@ -176,6 +178,8 @@ impl Store for SqliteStore {
             .bind(t.output_check.as_ref().map(json_text).transpose()?)
             .bind(&t.api_key_id)
             .bind(if t.guardrails.is_empty() { None } else { Some(json_text(&t.guardrails)?) })
+            .bind(t.deployment.as_ref().map(|d| d.route.clone()))
+            .bind(t.deployment.as_ref().map(json_text).transpose()?)
             .execute(&mut *tx)
             .await?;
         }

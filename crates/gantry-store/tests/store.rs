@@ -45,6 +45,7 @@ pub(crate) fn trace(model: &str, status: TraceStatus, minutes_ago: i64) -> Trace
         output_check: None,
         api_key_id: None,
         guardrails: Vec::new(),
+        deployment: None,
     }
 }
 

@@ -170,6 +170,9 @@ pub struct TraceRecord {
     /// What the guardrails found in the request and the response (never the raw values).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<crate::GuardHit>,
+    /// The route, release and arm that answered, when the client called a deployed route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<crate::DeploymentUse>,
 }
 
 /// Filters for listing traces; every field narrows the result.

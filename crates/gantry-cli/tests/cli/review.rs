@@ -43,6 +43,7 @@ fn chat_trace(model: &str, question: &str, answer: &str, prompt: Option<(&str, u
         output_check: None,
         api_key_id: None,
         guardrails: Vec::new(),
+        deployment: None,
     }
 }
 

@@ -70,6 +70,7 @@ fn finished(key: &Principal, tokens: u32, cost: f64, started_at: chrono::DateTim
         output_check: None,
         api_key_id: key.key_id(),
         guardrails: Vec::new(),
+        deployment: None,
     }
 }
 

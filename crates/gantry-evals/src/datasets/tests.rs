@@ -143,6 +143,7 @@ fn trace(model: &str, minutes_ago: i64, status: TraceStatus, question: &str, ans
         output_check: None,
         api_key_id: None,
         guardrails: Vec::new(),
+        deployment: None,
     }
 }
 

@@ -36,3 +36,9 @@ CREATE TABLE deployment_events (
     reason TEXT
 );
 CREATE INDEX deployment_events_route ON deployment_events (route, environment, id);
+
+-- Which route, release and arm answered a call; the route is its own column so a route's
+-- traces (a canary's arms) are found by index.
+ALTER TABLE traces ADD COLUMN route TEXT;
+ALTER TABLE traces ADD COLUMN deployment TEXT;
+CREATE INDEX traces_route_started ON traces (route, started_at_us) WHERE route IS NOT NULL;

@@ -1,0 +1,88 @@
+//! Why a deployment change was refused.
+
+use gantry_store::StoreError;
+
+/// A refused or failed deployment change; each variant has a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("invalid {param} '{value}': 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit")]
+    InvalidName { param: &'static str, value: String },
+    #[error("{0} does not exist: push it first (gantry prompts push / gantry chains push)")]
+    TargetNotFound(String),
+    #[error("no model named '{0}' in the config")]
+    ModelNotFound(String),
+    #[error("--model applies to prompt and chain targets; a model: target already names its model")]
+    ModelWithModelTarget,
+    #[error("'{0}' is a model name in the config; a route needs a name of its own")]
+    RouteShadowsModel(String),
+    #[error("a canary's share must be above 0 and below 100 percent, got {0}")]
+    InvalidPercent(f64),
+    #[error("{0} has no release yet: promote one before starting a canary")]
+    NothingToCanaryAgainst(String),
+    #[error("{0} has a canary running: promote it fully (--full) or roll back first")]
+    CanaryRunning(String),
+    #[error("{0} has no canary running")]
+    NoCanary(String),
+    #[error("{route} is not deployed in {environment}")]
+    NotDeployed { route: String, environment: String },
+    #[error("{route} has nothing before release {release} to roll back to")]
+    NothingToRollBackTo { route: String, release: u32 },
+    #[error("{route} in {environment} changed while this change was being made; look at `gantry deploy status` and try again")]
+    Conflict { route: String, environment: String },
+    #[error("the eval gate refused the release: {0}")]
+    GateFailed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DeployError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeployError::InvalidName { .. } => "invalid_name",
+            DeployError::TargetNotFound(_) => "target_not_found",
+            DeployError::ModelNotFound(_) => "model_not_found",
+            DeployError::ModelWithModelTarget => "invalid_request",
+            DeployError::RouteShadowsModel(_) => "route_shadows_model",
+            DeployError::InvalidPercent(_) => "invalid_parameter",
+            DeployError::NothingToCanaryAgainst(_) => "not_deployed",
+            DeployError::CanaryRunning(_) => "canary_running",
+            DeployError::NoCanary(_) => "no_canary",
+            DeployError::NotDeployed { .. } => "not_deployed",
+            DeployError::NothingToRollBackTo { .. } => "nothing_to_roll_back_to",
+            DeployError::Conflict { .. } => "deployment_conflict",
+            DeployError::GateFailed(_) => "gate_failed",
+            DeployError::Store(e) => e.code(),
+        }
+    }
+
+    /// The HTTP status a client gets.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            DeployError::InvalidName { .. }
+            | DeployError::ModelWithModelTarget
+            | DeployError::RouteShadowsModel(_)
+            | DeployError::InvalidPercent(_) => 400,
+            DeployError::TargetNotFound(_) | DeployError::ModelNotFound(_) | DeployError::NotDeployed { .. } => 404,
+            DeployError::NothingToCanaryAgainst(_)
+            | DeployError::CanaryRunning(_)
+            | DeployError::NoCanary(_)
+            | DeployError::NothingToRollBackTo { .. }
+            | DeployError::Conflict { .. } => 409,
+            DeployError::GateFailed(_) => 422,
+            DeployError::Store(_) => 500,
+        }
+    }
+
+    /// The request parameter at fault.
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            DeployError::InvalidName { param, .. } => Some(param),
+            DeployError::TargetNotFound(_) => Some("target"),
+            DeployError::ModelNotFound(_) | DeployError::ModelWithModelTarget => Some("model"),
+            DeployError::RouteShadowsModel(_) => Some("route"),
+            DeployError::InvalidPercent(_) => Some("canary"),
+            _ => None,
+        }
+    }
+}
