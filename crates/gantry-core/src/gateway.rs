@@ -241,15 +241,23 @@ impl Gateway {
         }
     }
 
+    /// The request a client's chat request becomes before routing: a deployed route's name
+    /// turns into its release, and `model: "prompt:NAME@LABEL"` renders the prompt. A failure
+    /// is recorded as a trace.
+    pub async fn prepare_chat(
+        &self,
+        mut request: ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<(ChatCompletionRequest, CallContext), (TraceId, GatewayError)> {
+        let deployment = self.resolve_deployment(&mut request, stream).await?;
+        let (request, context) = crate::prompts::prepare(self, request, stream).await?;
+        Ok((request, CallContext { deployment, ..context }))
+    }
+
     /// A non-streamed chat completion.
-    pub async fn chat(&self, mut request: ChatCompletionRequest) -> Call<ChatCompletion> {
-        let deployment = match self.resolve_deployment(&mut request, false).await {
-            Ok(deployment) => deployment,
-            Err((trace_id, error)) => return Call { trace_id, result: Err(error) },
-        };
-        // `model: "prompt:NAME@LABEL"` renders a registered prompt first.
-        match crate::prompts::prepare(self, request, false).await {
-            Ok((request, context)) => self.chat_with(request, CallContext { deployment, ..context }).await,
+    pub async fn chat(&self, request: ChatCompletionRequest) -> Call<ChatCompletion> {
+        match self.prepare_chat(request, false).await {
+            Ok((request, context)) => self.chat_with(request, context).await,
             Err((trace_id, error)) => Call { trace_id, result: Err(error) },
         }
     }
@@ -306,13 +314,9 @@ impl Gateway {
     }
 
     /// A streamed chat completion. Fallback happens only until the first output chunk.
-    pub async fn chat_stream(&self, mut request: ChatCompletionRequest) -> Call<TracedStream> {
-        let deployment = match self.resolve_deployment(&mut request, true).await {
-            Ok(deployment) => deployment,
-            Err((trace_id, error)) => return Call { trace_id, result: Err(error) },
-        };
-        match crate::prompts::prepare(self, request, true).await {
-            Ok((request, context)) => self.chat_stream_with(request, CallContext { deployment, ..context }).await,
+    pub async fn chat_stream(&self, request: ChatCompletionRequest) -> Call<TracedStream> {
+        match self.prepare_chat(request, true).await {
+            Ok((request, context)) => self.chat_stream_with(request, context).await,
             Err((trace_id, error)) => Call { trace_id, result: Err(error) },
         }
     }

@@ -41,7 +41,7 @@ impl AccessControl {
         request: ChatCompletionRequest,
         stream: bool,
     ) -> Result<Result<Admitted, (TraceId, GatewayError)>, AccessError> {
-        let (request, mut context) = match crate::prompts::prepare(gateway, request, stream).await {
+        let (request, mut context) = match gateway.prepare_chat(request, stream).await {
             Ok(prepared) => prepared,
             Err(failed) => return Ok(Err(failed)),
         };

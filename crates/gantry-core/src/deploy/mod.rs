@@ -154,7 +154,7 @@ pub async fn promote(
     models: &[String],
 ) -> Result<PromoteOutcome, DeployError> {
     check_names(&request.route, &request.environment)?;
-    if models.iter().any(|m| *m == request.route) {
+    if models.contains(&request.route) {
         return Err(DeployError::RouteShadowsModel(request.route.clone()));
     }
     if let Some(percent) = request.canary_percent {

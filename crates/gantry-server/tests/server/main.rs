@@ -174,6 +174,7 @@ mod browser;
 mod chains;
 mod collections;
 mod datasets;
+mod deploy;
 mod embedded;
 mod evals;
 mod feedback;

@@ -3,6 +3,7 @@
 pub mod chains;
 pub mod collections;
 pub mod datasets;
+pub mod deployments;
 pub mod evals;
 pub mod feedback;
 pub mod guard;

@@ -1,0 +1,155 @@
+//! `/api/deployments`: what each route runs in each environment, its history, promotions
+//! (optionally as a canary), promoting a canary fully, stopping it, and rollback.
+
+use crate::error::ApiError;
+use crate::extract::OpenAiJson;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use gantry_core::deploy::{self, DeployError, DeploymentStatus, PromoteOutcome, PromoteRequest};
+use gantry_core::Principal;
+use gantry_types::{Deployment, ReleaseTarget, DEFAULT_ENVIRONMENT};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+impl From<DeployError> for ApiError {
+    fn from(err: DeployError) -> Self {
+        ApiError::from_domain(err)
+    }
+}
+
+/// `?route=` / `?environment=&limit=` filters.
+#[derive(Debug, Deserialize)]
+pub struct Filter {
+    route: Option<String>,
+    environment: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Every deployment (or one route's) with its current and canary releases.
+pub async fn status(State(state): State<AppState>, Query(filter): Query<Filter>) -> Result<Json<Value>, ApiError> {
+    let data: Vec<DeploymentStatus> =
+        deploy::status(state.gateway.store().as_ref(), filter.route.as_deref().filter(|r| !r.is_empty())).await?;
+    Ok(Json(json!({"object": "list", "data": data})))
+}
+
+/// A route's history, newest first.
+pub async fn history(
+    State(state): State<AppState>,
+    Path(route): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+    let environment = filter.environment.filter(|e| !e.is_empty());
+    let events = state
+        .gateway
+        .store()
+        .deployment_history(Some(&route), environment.as_deref(), limit)
+        .await
+        .map_err(DeployError::from)?;
+    let releases = match &environment {
+        Some(env) => state.gateway.store().list_releases(&route, env).await.map_err(DeployError::from)?,
+        None => Vec::new(),
+    };
+    Ok(Json(json!({"object": "list", "data": events, "releases": releases})))
+}
+
+/// Body of `POST /api/deployments/{route}/promote`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    #[serde(default)]
+    environment: Option<String>,
+    target: String,
+    #[serde(default)]
+    model: Option<String>,
+    /// Percent of the traffic for a canary; without it the release takes all of it.
+    #[serde(default)]
+    canary: Option<f64>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+fn environment_of(environment: Option<String>) -> String {
+    environment.filter(|e| !e.is_empty()).unwrap_or_else(|| DEFAULT_ENVIRONMENT.to_string())
+}
+
+/// Creates a release and makes it current (or the canary): 201.
+pub async fn promote(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(route): Path<String>,
+    OpenAiJson(body): OpenAiJson<PromoteBody>,
+) -> Result<(StatusCode, Json<PromoteOutcome>), ApiError> {
+    let target: ReleaseTarget = body.target.parse().map_err(|e: gantry_types::TargetParseError| {
+        ApiError::bad_request("invalid_target", e.to_string(), Some("target"))
+    })?;
+    let models: Vec<String> = state.gateway.list_models().data.into_iter().map(|m| m.id).collect();
+    let request = PromoteRequest {
+        route,
+        environment: environment_of(body.environment),
+        target,
+        model: body.model.filter(|m| !m.is_empty()),
+        actor: principal.actor().to_string(),
+        gate: None,
+        canary_percent: body.canary,
+        note: body.note,
+    };
+    let outcome = deploy::promote(state.gateway.store().as_ref(), request, &models).await?;
+    state.gateway.deployments().invalidate();
+    Ok((StatusCode::CREATED, Json(outcome)))
+}
+
+/// Body of the one-step changes: which environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentBody {
+    #[serde(default)]
+    environment: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Returns to the previous release.
+pub async fn rollback(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(route): Path<String>,
+    body: Option<Json<EnvironmentBody>>,
+) -> Result<Json<Deployment>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let env = environment_of(body.environment);
+    let deployment = deploy::rollback(state.gateway.store().as_ref(), &route, &env, &principal.actor()).await?;
+    state.gateway.deployments().invalidate();
+    Ok(Json(deployment))
+}
+
+/// Makes the canary current.
+pub async fn promote_full(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(route): Path<String>,
+    body: Option<Json<EnvironmentBody>>,
+) -> Result<Json<Deployment>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let env = environment_of(body.environment);
+    let deployment = deploy::promote_full(state.gateway.store().as_ref(), &route, &env, &principal.actor()).await?;
+    state.gateway.deployments().invalidate();
+    Ok(Json(deployment))
+}
+
+/// Stops the canary.
+pub async fn abort_canary(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(route): Path<String>,
+    body: Option<Json<EnvironmentBody>>,
+) -> Result<Json<Deployment>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let env = environment_of(body.environment);
+    let deployment =
+        deploy::abort_canary(state.gateway.store().as_ref(), &route, &env, &principal.actor(), body.reason).await?;
+    state.gateway.deployments().invalidate();
+    Ok(Json(deployment))
+}
