@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::datasets::DatasetsCommand,
     },
+    /// Deployments: promote a release of a route (behind an eval gate, or as a canary), roll back, see what runs where.
+    Deploy {
+        #[command(subcommand)]
+        command: commands::deploy::DeployCommand,
+    },
     /// Eval runs: run a suite (the CI/CD gate), list, show and compare runs.
     Eval {
         #[command(subcommand)]
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
             Command::Eval { command } => commands::eval::run(&context, command).await,
+            Command::Deploy { command } => commands::deploy::run(&context, command).await,
             Command::Datasets { command } => commands::datasets::run(&context, command).await,
             Command::Feedback { command } => commands::feedback::run(&context, command).await,
             Command::Review { command } => commands::review::run(&context, command).await,

@@ -181,6 +181,8 @@ fn rag_ingest_query_list_and_delete() {
 mod chains;
 #[path = "cli/datasets.rs"]
 mod datasets;
+#[path = "cli/deploy.rs"]
+mod deploy;
 #[path = "cli/eval.rs"]
 mod eval;
 #[path = "cli/guard.rs"]

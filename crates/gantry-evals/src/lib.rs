@@ -3,6 +3,7 @@
 //! user feedback and human review queues.
 
 pub mod datasets;
+pub mod gated;
 pub mod metrics;
 pub mod review;
 pub mod runs;

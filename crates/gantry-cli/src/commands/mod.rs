@@ -3,6 +3,7 @@
 pub mod chains;
 pub mod chat;
 pub mod datasets;
+pub mod deploy;
 pub mod eval;
 pub mod feedback;
 pub mod guard;

@@ -74,6 +74,16 @@ impl Evaluation {
         Self { gateway, chains }
     }
 
+    /// The store runs are kept in.
+    pub fn store(&self) -> &Arc<dyn gantry_store::Store> {
+        self.gateway.store()
+    }
+
+    /// The configured model names.
+    pub fn model_names(&self) -> Vec<String> {
+        self.gateway.list_models().data.into_iter().map(|m| m.id).collect()
+    }
+
     /// Runs `suite` (or resumes run `resume`), stores everything and returns the finished
     /// run with its gate verdict.
     pub async fn run(
