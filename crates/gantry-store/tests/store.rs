@@ -158,3 +158,5 @@ mod feedback;
 mod registry;
 #[path = "store/review.rs"]
 mod review;
+#[path = "store/analytics.rs"]
+mod analytics;
