@@ -1,7 +1,7 @@
 //! The route table, and nothing else: every route, its handler and the roles that may call it.
 
 use crate::access::{delete, get, post, put, Roles, RouteAccess, RouteTable};
-use crate::routes::{api, fallback, health, openai};
+use crate::routes::{api, fallback, health, metrics, openai};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -39,6 +39,8 @@ pub fn table() -> RouteTable {
         .route("/api/traces/{id}/feedback", get(api::feedback::list), READERS)
         .route("/api/traces/{id}/feedback", post(api::feedback::add), FEEDBACK)
         .route("/api/feedback/summary", get(api::feedback::summary), READERS)
+        .route("/api/analytics/dashboard", get(api::analytics::dashboard), READERS)
+        .route("/api/objectives", get(api::analytics::objectives), READERS)
         .route("/api/review/queues", get(api::review::list_queues), READERS)
         .route("/api/review/queues", post(api::review::create_queue), REVIEWERS)
         .route("/api/review/queues/{name}", get(api::review::get_queue), READERS)
@@ -87,6 +89,7 @@ pub fn table() -> RouteTable {
         .route("/api/keys/{id}", delete(api::keys::revoke), ADMINS)
         .route("/api/audit", get(api::keys::audit), ADMINS)
         .route("/api/openapi.json", get(api::openapi::document), PUBLIC)
+        .route("/metrics", get(metrics::prometheus), READERS)
         .route("/healthz", get(health::healthz), PUBLIC)
         .route("/readyz", get(health::readyz), PUBLIC)
 }
