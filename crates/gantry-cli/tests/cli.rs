@@ -191,3 +191,5 @@ mod keys;
 mod prompts;
 #[path = "cli/review.rs"]
 mod review;
+#[path = "cli/status.rs"]
+mod status;
