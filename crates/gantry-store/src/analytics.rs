@@ -6,8 +6,24 @@ use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// What the cells of a rollup read are keyed by, besides their bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RollupGroup {
+    /// One cell a bucket: every request together.
+    #[default]
+    Total,
+    /// One cell a bucket and requested model.
+    Model,
+    /// One cell a bucket and registered prompt (calls without one together).
+    Prompt,
+    /// One cell a bucket and API key (calls without one together).
+    ApiKey,
+    /// One cell a bucket and (model, provider, prompt, key).
+    Full,
+}
+
 /// What a rollup read covers: `buckets` consecutive buckets of `bucket_seconds` from `start`,
-/// narrowed by the optional filters (all of them must match).
+/// narrowed by the optional filters (all of them must match), in cells keyed by `group`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupQuery {
     /// A whole minute.
@@ -20,6 +36,7 @@ pub struct RollupQuery {
     /// The registered prompt the calls were made through.
     pub prompt: Option<String>,
     pub api_key_id: Option<String>,
+    pub group: RollupGroup,
 }
 
 impl RollupQuery {
@@ -30,13 +47,14 @@ impl RollupQuery {
     }
 }
 
-/// The requests of one bucket that share model, provider, prompt and key.
+/// The requests of one bucket that share the query's group key. The fields the query groups by
+/// are set (`None` for calls without a prompt or key); the others are `None`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RollupCell {
     /// The bucket's index from the query's start.
     pub bucket: u32,
     /// The model the client asked for.
-    pub model: String,
+    pub model: Option<String>,
     /// The provider that answered (or was tried last).
     pub provider: Option<String>,
     pub prompt: Option<String>,
@@ -74,8 +92,8 @@ pub struct FeedbackMean {
 /// Reads over the rollups and feedback for dashboards and objectives.
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
-    /// The rollups of `query`, one cell per bucket and (model, provider, prompt, key) that had
-    /// requests. Time is counted in whole minutes.
+    /// The rollups of `query`, one cell per bucket and group key that had requests, ordered by
+    /// bucket then key. Time is counted in whole minutes.
     async fn rollups(&self, query: &RollupQuery) -> Result<Vec<RollupCell>, StoreError>;
     /// The mean of feedback `name` given in `[since, until)` on traces in `scope`.
     async fn feedback_mean(

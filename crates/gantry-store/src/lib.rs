@@ -24,7 +24,7 @@ mod sqlite_registry;
 mod sqlite_review;
 
 pub use access::{AuditStore, KeyStore};
-pub use analytics::{AnalyticsStore, FeedbackMean, FeedbackScope, RollupCell, RollupQuery};
+pub use analytics::{AnalyticsStore, FeedbackMean, FeedbackScope, RollupCell, RollupGroup, RollupQuery};
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use error::StoreError;

@@ -1,7 +1,7 @@
 //! `AnalyticsStore` on SQLite: keeping `trace_rollups` up to date as traces are inserted, the
 //! one-time backfill of traces stored before rollups existed, and the reads.
 
-use crate::analytics::{AnalyticsStore, FeedbackMean, FeedbackScope, RollupCell, RollupQuery};
+use crate::analytics::{AnalyticsStore, FeedbackMean, FeedbackScope, RollupCell, RollupGroup, RollupQuery};
 use crate::histogram::Histogram;
 use crate::sqlite::to_micros;
 use crate::{SqliteStore, StoreError};
@@ -14,6 +14,13 @@ use std::collections::HashMap;
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3600;
+
+// The cuboids of migration 0010: which key columns a row uses.
+const FULL: i64 = 0;
+const TOTAL: i64 = 1;
+const BY_MODEL: i64 = 2;
+const BY_PROMPT: i64 = 3;
+const BY_KEY: i64 = 4;
 /// Traces read at a time by the backfill.
 const BACKFILL_PAGE: i64 = 20_000;
 
@@ -21,6 +28,7 @@ const BACKFILL_PAGE: i64 = 20_000;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct RollupKey {
     span_s: i64,
+    cuboid: i64,
     start_s: i64,
     model: String,
     provider: String,
@@ -82,28 +90,42 @@ pub(crate) struct RollupBatch {
 }
 
 impl RollupBatch {
-    /// Counts one root trace in its minute and its hour.
+    /// Counts one root trace in its minute and its hour, in every cuboid.
     pub fn add(&mut self, trace: &Counted<'_>) {
         let second = trace.started_at_us.div_euclid(1_000_000);
+        let model = trace.model;
+        let provider = trace.provider.unwrap_or_default();
+        let prompt = trace.prompt.unwrap_or_default();
+        let key = trace.api_key_id.unwrap_or_default();
+        let cuboids = [
+            (FULL, model, provider, prompt, key),
+            (TOTAL, "", "", "", ""),
+            (BY_MODEL, model, "", "", ""),
+            (BY_PROMPT, "", "", prompt, ""),
+            (BY_KEY, "", "", "", key),
+        ];
         for span_s in [MINUTE, HOUR] {
-            let key = RollupKey {
-                span_s,
-                start_s: second - second.rem_euclid(span_s),
-                model: trace.model.to_string(),
-                provider: trace.provider.unwrap_or_default().to_string(),
-                prompt: trace.prompt.unwrap_or_default().to_string(),
-                api_key_id: trace.api_key_id.unwrap_or_default().to_string(),
-            };
-            let sums = self.rows.entry(key).or_default();
-            sums.requests += 1;
-            sums.errors += i64::from(trace.status == TraceStatus::Error.as_str());
-            sums.cancelled += i64::from(trace.status == TraceStatus::Cancelled.as_str());
-            sums.prompt_tokens += trace.prompt_tokens.unwrap_or(0);
-            sums.completion_tokens += trace.completion_tokens.unwrap_or(0);
-            sums.cost_usd += trace.cost_usd.unwrap_or(0.0);
-            sums.latency.record(trace.latency_ms);
-            if let Some(ttft) = trace.ttft_ms {
-                sums.ttft.record(ttft);
+            for (cuboid, model, provider, prompt, api_key_id) in cuboids {
+                let key = RollupKey {
+                    span_s,
+                    cuboid,
+                    start_s: second - second.rem_euclid(span_s),
+                    model: model.to_string(),
+                    provider: provider.to_string(),
+                    prompt: prompt.to_string(),
+                    api_key_id: api_key_id.to_string(),
+                };
+                let sums = self.rows.entry(key).or_default();
+                sums.requests += 1;
+                sums.errors += i64::from(trace.status == TraceStatus::Error.as_str());
+                sums.cancelled += i64::from(trace.status == TraceStatus::Cancelled.as_str());
+                sums.prompt_tokens += trace.prompt_tokens.unwrap_or(0);
+                sums.completion_tokens += trace.completion_tokens.unwrap_or(0);
+                sums.cost_usd += trace.cost_usd.unwrap_or(0.0);
+                sums.latency.record(trace.latency_ms);
+                if let Some(ttft) = trace.ttft_ms {
+                    sums.ttft.record(ttft);
+                }
             }
         }
     }
@@ -119,10 +141,11 @@ impl RollupBatch {
     pub async fn write(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
         for (key, mut sums) in self.rows {
             let stored = sqlx::query(
-                "SELECT latency_hist, ttft_hist FROM trace_rollups WHERE span_s = ? AND start_s = ? AND model = ?
-                 AND provider = ? AND prompt_name = ? AND api_key_id = ?",
+                "SELECT latency_hist, ttft_hist FROM trace_rollups WHERE span_s = ? AND cuboid = ? AND start_s = ?
+                 AND model = ? AND provider = ? AND prompt_name = ? AND api_key_id = ?",
             )
             .bind(key.span_s)
+            .bind(key.cuboid)
             .bind(key.start_s)
             .bind(&key.model)
             .bind(&key.provider)
@@ -135,10 +158,10 @@ impl RollupBatch {
                 sums.ttft.merge(&Histogram::decode(row.try_get("ttft_hist")?)?);
             }
             sqlx::query(
-                "INSERT INTO trace_rollups (span_s, start_s, model, provider, prompt_name, api_key_id, requests,
-                 errors, cancelled, prompt_tokens, completion_tokens, cost_usd, latency_hist, ttft_hist)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (span_s, start_s, model, provider, prompt_name, api_key_id) DO UPDATE SET
+                "INSERT INTO trace_rollups (span_s, cuboid, start_s, model, provider, prompt_name, api_key_id,
+                 requests, errors, cancelled, prompt_tokens, completion_tokens, cost_usd, latency_hist, ttft_hist)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (span_s, cuboid, start_s, model, provider, prompt_name, api_key_id) DO UPDATE SET
                  requests = requests + excluded.requests, errors = errors + excluded.errors,
                  cancelled = cancelled + excluded.cancelled, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
                  completion_tokens = completion_tokens + excluded.completion_tokens,
@@ -146,6 +169,7 @@ impl RollupBatch {
                  ttft_hist = excluded.ttft_hist",
             )
             .bind(key.span_s)
+            .bind(key.cuboid)
             .bind(key.start_s)
             .bind(&key.model)
             .bind(&key.provider)
@@ -268,10 +292,48 @@ pub(crate) fn read_plan(start: i64, bucket_seconds: i64, buckets: i64) -> ReadPl
     plan
 }
 
-type CellKey = (u32, String, String, String, String);
+/// The smallest cuboid that holds every column `query` filters or groups by.
+fn cuboid_for(query: &RollupQuery) -> i64 {
+    let model = query.model.is_some() || matches!(query.group, RollupGroup::Model);
+    let prompt = query.prompt.is_some() || matches!(query.group, RollupGroup::Prompt);
+    let key = query.api_key_id.is_some() || matches!(query.group, RollupGroup::ApiKey);
+    match (query.group, model, prompt, key) {
+        (RollupGroup::Full, ..) => FULL,
+        (_, false, false, false) => TOTAL,
+        (_, true, false, false) => BY_MODEL,
+        (_, false, true, false) => BY_PROMPT,
+        (_, false, false, true) => BY_KEY,
+        _ => FULL,
+    }
+}
 
-fn none_if_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
+type CellKey = (u32, Option<String>, Option<String>, Option<String>, Option<String>);
+
+fn none_if_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The key of a row's cell: the columns the query groups by.
+fn cell_key(group: RollupGroup, bucket: u32, row: &SqliteRow) -> Result<CellKey, StoreError> {
+    let text = |i: usize| -> Result<&str, StoreError> { Ok(row.try_get::<&str, _>(i)?) };
+    Ok(match group {
+        RollupGroup::Total => (bucket, None, None, None, None),
+        RollupGroup::Model => (bucket, Some(text(1)?.to_string()), None, None, None),
+        RollupGroup::Prompt => (bucket, None, None, none_if_empty(text(3)?), None),
+        RollupGroup::ApiKey => (bucket, None, None, None, none_if_empty(text(4)?)),
+        RollupGroup::Full => (
+            bucket,
+            Some(text(1)?.to_string()),
+            none_if_empty(text(2)?),
+            none_if_empty(text(3)?),
+            none_if_empty(text(4)?),
+        ),
+    })
+}
+
+fn count_at(row: &SqliteRow, column: usize) -> Result<u64, StoreError> {
+    let value: i64 = row.try_get(column)?;
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("rollup count {value} is negative")))
 }
 
 fn count(row: &SqliteRow, column: &str) -> Result<u64, StoreError> {
@@ -290,6 +352,7 @@ impl AnalyticsStore for SqliteStore {
         if bucket_seconds <= 0 || bucket_seconds % MINUTE != 0 || query.buckets == 0 {
             return Err(StoreError::InvalidQuery("rollup buckets are whole minutes, at least one".into()));
         }
+        let cuboid = cuboid_for(query);
         let plan = read_plan(start, bucket_seconds, i64::from(query.buckets));
         let reads = plan.hours.iter().map(|r| (HOUR, r)).chain(plan.minutes.iter().map(|r| (MINUTE, r)));
         let mut cells: HashMap<CellKey, RollupCell> = HashMap::new();
@@ -301,7 +364,8 @@ impl AnalyticsStore for SqliteStore {
                  prompt_tokens, completion_tokens, cost_usd, latency_hist, ttft_hist
                  FROM trace_rollups WHERE span_s = ",
             );
-            q.push_bind(span_s).push(" AND start_s >= ").push_bind(from).push(" AND start_s < ").push_bind(to);
+            q.push_bind(span_s).push(" AND cuboid = ").push_bind(cuboid);
+            q.push(" AND start_s >= ").push_bind(from).push(" AND start_s < ").push_bind(to);
             if let Some(model) = &query.model {
                 q.push(" AND model = ").push_bind(model.clone());
             }
@@ -312,36 +376,29 @@ impl AnalyticsStore for SqliteStore {
                 q.push(" AND api_key_id = ").push_bind(key.clone());
             }
             for row in q.build().fetch_all(&mut *tx).await? {
-                let row_start: i64 = row.try_get("start_s")?;
+                let row_start: i64 = row.try_get(0)?;
                 let bucket = u32::try_from((row_start - start).div_euclid(bucket_seconds))
                     .map_err(|_| StoreError::Corrupt(format!("rollup at {row_start} outside the query")))?;
-                let key: CellKey = (
-                    bucket,
-                    row.try_get("model")?,
-                    row.try_get("provider")?,
-                    row.try_get("prompt_name")?,
-                    row.try_get("api_key_id")?,
-                );
-                let cell = cells.entry(key).or_default();
-                cell.requests += count(&row, "requests")?;
-                cell.errors += count(&row, "errors")?;
-                cell.cancelled += count(&row, "cancelled")?;
-                cell.prompt_tokens += count(&row, "prompt_tokens")?;
-                cell.completion_tokens += count(&row, "completion_tokens")?;
-                cell.cost_usd += row.try_get::<f64, _>("cost_usd")?;
-                cell.latency.merge(&Histogram::decode(row.try_get("latency_hist")?)?);
-                cell.ttft.merge(&Histogram::decode(row.try_get("ttft_hist")?)?);
+                let cell = cells.entry(cell_key(query.group, bucket, &row)?).or_default();
+                cell.requests += count_at(&row, 5)?;
+                cell.errors += count_at(&row, 6)?;
+                cell.cancelled += count_at(&row, 7)?;
+                cell.prompt_tokens += count_at(&row, 8)?;
+                cell.completion_tokens += count_at(&row, 9)?;
+                cell.cost_usd += row.try_get::<f64, _>(10)?;
+                cell.latency.merge(&Histogram::decode(row.try_get(11)?)?);
+                cell.ttft.merge(&Histogram::decode(row.try_get(12)?)?);
             }
         }
         tx.commit().await?;
         let mut out: Vec<RollupCell> = cells
             .into_iter()
-            .map(|((bucket, model, provider, prompt, key), cell)| RollupCell {
+            .map(|((bucket, model, provider, prompt, api_key_id), cell)| RollupCell {
                 bucket,
                 model,
-                provider: none_if_empty(provider),
-                prompt: none_if_empty(prompt),
-                api_key_id: none_if_empty(key),
+                provider,
+                prompt,
+                api_key_id,
                 ..cell
             })
             .collect();

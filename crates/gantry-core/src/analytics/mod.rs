@@ -15,7 +15,7 @@ pub use objectives::{objective_statuses, Objective, ObjectiveMetric, ObjectiveSt
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use gantry_store::histogram::HistogramSum;
-use gantry_store::{RollupCell, RollupQuery, Store, StoreError};
+use gantry_store::{RollupCell, RollupGroup, RollupQuery, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -269,8 +269,16 @@ pub(crate) fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(minute, 0).unwrap_or(t)
 }
 
-fn top(groups: HashMap<String, Totals>) -> Vec<TopEntry> {
-    let mut entries: Vec<TopEntry> = groups.into_iter().map(|(name, totals)| totals.top_entry(name)).collect();
+/// The busiest of `cells` (one window-long bucket, grouped by the dimension `name` reads),
+/// most requests first; cells without a name (calls without a prompt or key) are left out.
+fn top(cells: &[RollupCell], name: impl Fn(&RollupCell) -> Option<&String>) -> Vec<TopEntry> {
+    let mut groups: HashMap<&String, Totals> = HashMap::new();
+    for cell in cells {
+        if let Some(n) = name(cell) {
+            groups.entry(n).or_default().add(cell);
+        }
+    }
+    let mut entries: Vec<TopEntry> = groups.into_iter().map(|(n, totals)| totals.top_entry(n.clone())).collect();
     entries.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.name.cmp(&b.name)));
     entries.truncate(TOP_ENTRIES);
     entries
@@ -300,30 +308,38 @@ pub async fn dashboard(
 ) -> Result<Dashboard, AnalyticsError> {
     check(query)?;
     let (start, bucket_seconds) = grid(query.since, query.until, query.buckets);
-    let rollups = RollupQuery {
+    let series_query = RollupQuery {
         start,
         bucket_seconds,
         buckets: query.buckets,
         model: query.model.clone(),
         prompt: query.prompt.clone(),
         api_key_id: query.api_key_id.clone(),
+        group: RollupGroup::Total,
     };
-    let cells = store.rollups(&rollups).await?;
+    // The top lists need the whole window only: one bucket each, mostly hourly rows.
+    let whole = |group| RollupQuery {
+        bucket_seconds: bucket_seconds * u64::from(query.buckets),
+        buckets: 1,
+        group,
+        ..series_query.clone()
+    };
+    let (by_model, by_prompt, by_key) =
+        (whole(RollupGroup::Model), whole(RollupGroup::Prompt), whole(RollupGroup::ApiKey));
+    // Independent reads, each on its own pooled connection.
+    let (cells, models, prompts, keys) = futures::try_join!(
+        store.rollups(&series_query),
+        store.rollups(&by_model),
+        store.rollups(&by_prompt),
+        store.rollups(&by_key),
+    )?;
 
     let mut total = Totals::default();
     let mut points = vec![Totals::default(); query.buckets as usize];
-    let (mut models, mut prompts, mut keys) = (HashMap::new(), HashMap::new(), HashMap::new());
     for cell in &cells {
         total.add(cell);
         if let Some(point) = points.get_mut(cell.bucket as usize) {
             point.add(cell);
-        }
-        models.entry(cell.model.clone()).or_insert_with(Totals::default).add(cell);
-        if let Some(prompt) = &cell.prompt {
-            prompts.entry(prompt.clone()).or_insert_with(Totals::default).add(cell);
-        }
-        if let Some(key) = &cell.api_key_id {
-            keys.entry(key.clone()).or_insert_with(Totals::default).add(cell);
         }
     }
     let step = ChronoDuration::seconds(i64::try_from(bucket_seconds).unwrap_or(60));
@@ -344,13 +360,13 @@ pub async fn dashboard(
         .collect();
     Ok(Dashboard {
         since: start,
-        until: rollups.end(),
+        until: series_query.end(),
         bucket_seconds,
         summary: total.summary(),
         series,
-        top_models: top(models),
-        top_prompts: top(prompts),
-        top_keys: top(keys),
+        top_models: top(&models, |c| c.model.as_ref()),
+        top_prompts: top(&prompts, |c| c.prompt.as_ref()),
+        top_keys: top(&keys, |c| c.api_key_id.as_ref()),
         objectives: objective_statuses(store, objectives, query.until).await?,
     })
 }

@@ -4,7 +4,7 @@
 
 use super::{ceil_minute, format_window, parse_window, AnalyticsError, Totals};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use gantry_store::{FeedbackScope, RollupQuery, Store};
+use gantry_store::{FeedbackScope, RollupGroup, RollupQuery, Store};
 use gantry_types::{EvalRun, EvalRunStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -336,6 +336,7 @@ async fn measure(store: &dyn Store, o: &Objective, now: DateTime<Utc>) -> Result
                 model: o.model.clone(),
                 prompt: o.prompt.clone(),
                 api_key_id: o.key.clone(),
+                group: RollupGroup::Total,
             };
             let mut windows = [Totals::default(), Totals::default()];
             for cell in store.rollups(&query).await? {

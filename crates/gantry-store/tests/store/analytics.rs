@@ -3,7 +3,7 @@
 
 use super::trace;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gantry_store::{open_store, FeedbackScope, RollupCell, RollupQuery, Store};
+use gantry_store::{open_store, FeedbackScope, RollupCell, RollupGroup, RollupQuery};
 use gantry_types::{Feedback, FeedbackValue, PromptUse, TraceRecord, TraceStatus};
 use serde_json::json;
 
@@ -31,6 +31,7 @@ fn query(start_s: i64, bucket_seconds: u64, buckets: u32) -> RollupQuery {
         model: None,
         prompt: None,
         api_key_id: None,
+        group: RollupGroup::Full,
     }
 }
 
@@ -38,7 +39,10 @@ fn query(start_s: i64, bucket_seconds: u64, buckets: u32) -> RollupQuery {
 fn sums(cells: &[RollupCell]) -> Vec<(u32, String, u64, u64, u64, u64, f64)> {
     cells
         .iter()
-        .map(|c| (c.bucket, c.model.clone(), c.requests, c.errors, c.prompt_tokens, c.completion_tokens, c.cost_usd))
+        .map(|c| {
+            let model = c.model.clone().unwrap_or_default();
+            (c.bucket, model, c.requests, c.errors, c.prompt_tokens, c.completion_tokens, c.cost_usd)
+        })
         .collect()
 }
 
@@ -129,12 +133,40 @@ async fn filters_narrow_and_hours_agree_with_minutes() {
     q.api_key_id = Some("k0".into());
     let cells = store.rollups(&q).await.unwrap();
     assert_eq!(total(&cells), 15, "even and k0: i % 6 == 0");
-    assert!(cells.iter().all(|c| c.model == "even" && c.api_key_id.as_deref() == Some("k0")));
+    assert!(cells.iter().all(|c| c.model.as_deref() == Some("even") && c.api_key_id.as_deref() == Some("k0")));
     let mut q = query(0, 3600, 10);
     q.prompt = Some("qa".into());
     let cells = store.rollups(&q).await.unwrap();
     assert_eq!(total(&cells), 18);
     assert!(cells.iter().all(|c| c.prompt.as_deref() == Some("qa")));
+
+    // The small cuboids (every call, by model, by prompt, by key) agree with the full one.
+    let grouped = |group: RollupGroup, model: Option<&str>| {
+        let mut q = query(0, 36_000, 1);
+        q.group = group;
+        q.model = model.map(str::to_string);
+        let store = store.clone();
+        async move { store.rollups(&q).await.unwrap() }
+    };
+    let everything = grouped(RollupGroup::Total, None).await;
+    assert_eq!((everything.len(), everything[0].requests, everything[0].model.clone()), (1, 86, None));
+    assert_eq!(everything[0].latency, {
+        let mut all = gantry_store::histogram::Histogram::default();
+        hourly.iter().for_each(|c| all.merge(&c.latency));
+        all
+    });
+    let models: Vec<(Option<String>, u64)> =
+        grouped(RollupGroup::Model, None).await.into_iter().map(|c| (c.model, c.requests)).collect();
+    assert_eq!(models, vec![(Some("even".into()), 43), (Some("odd".into()), 43)]);
+    let prompts: Vec<(Option<String>, u64)> =
+        grouped(RollupGroup::Prompt, None).await.into_iter().map(|c| (c.prompt, c.requests)).collect();
+    assert_eq!(prompts, vec![(None, 68), (Some("qa".into()), 18)]);
+    let keys: Vec<u64> = grouped(RollupGroup::ApiKey, None).await.iter().map(|c| c.requests).collect();
+    assert_eq!(keys, vec![29, 29, 28]);
+    let even_by_key: Vec<(Option<String>, u64)> =
+        grouped(RollupGroup::ApiKey, Some("even")).await.into_iter().map(|c| (c.api_key_id, c.requests)).collect();
+    assert_eq!(even_by_key, vec![(Some("k0".into()), 15), (Some("k1".into()), 14), (Some("k2".into()), 14)]);
+    assert_eq!(grouped(RollupGroup::Total, Some("odd")).await[0].requests, 43);
 
     assert_eq!(store.rollups(&query(30, 60, 1)).await.unwrap_err().code(), "invalid_store_query");
     assert_eq!(store.rollups(&query(0, 90, 1)).await.unwrap_err().code(), "invalid_store_query");
