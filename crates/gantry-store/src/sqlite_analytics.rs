@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use gantry_types::{TraceRecord, TraceStatus};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3600;
@@ -23,6 +23,10 @@ const BY_PROMPT: i64 = 3;
 const BY_KEY: i64 = 4;
 /// Traces read at a time by the backfill.
 const BACKFILL_PAGE: i64 = 20_000;
+/// Minutes or hours looked up in one statement when merging a batch into stored rows.
+const READ_CHUNK: usize = 500;
+/// Rollup rows written in one statement (15 values each, under SQLite's 32766 variables).
+const WRITE_CHUNK: usize = 500;
 
 /// The key of one rollup row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -136,55 +140,77 @@ impl RollupBatch {
     }
 
     /// Adds the batch to the stored rows. Runs inside the caller's write transaction, so the
-    /// read of each row's histograms and the write of the merged ones cannot interleave with
-    /// another writer.
-    pub async fn write(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        for (key, mut sums) in self.rows {
-            let stored = sqlx::query(
-                "SELECT latency_hist, ttft_hist FROM trace_rollups WHERE span_s = ? AND cuboid = ? AND start_s = ?
-                 AND model = ? AND provider = ? AND prompt_name = ? AND api_key_id = ?",
-            )
-            .bind(key.span_s)
-            .bind(key.cuboid)
-            .bind(key.start_s)
-            .bind(&key.model)
-            .bind(&key.provider)
-            .bind(&key.prompt)
-            .bind(&key.api_key_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = stored {
-                sums.latency.merge(&Histogram::decode(row.try_get("latency_hist")?)?);
-                sums.ttft.merge(&Histogram::decode(row.try_get("ttft_hist")?)?);
+    /// read of the stored rows and the write of the merged ones cannot interleave with another
+    /// writer. Both go in chunks of many rows: one statement a row would cost more than the
+    /// traces themselves.
+    pub async fn write(mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        // The minutes and hours the batch touches, by span and cuboid.
+        let mut starts: BTreeMap<(i64, i64), BTreeSet<i64>> = BTreeMap::new();
+        for key in self.rows.keys() {
+            starts.entry((key.span_s, key.cuboid)).or_default().insert(key.start_s);
+        }
+        for ((span_s, cuboid), starts) in starts {
+            let starts: Vec<i64> = starts.into_iter().collect();
+            for chunk in starts.chunks(READ_CHUNK) {
+                let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+                    "SELECT start_s, model, provider, prompt_name, api_key_id, requests, errors, cancelled,
+                     prompt_tokens, completion_tokens, cost_usd, latency_hist, ttft_hist
+                     FROM trace_rollups WHERE span_s = ",
+                );
+                q.push_bind(span_s).push(" AND cuboid = ").push_bind(cuboid).push(" AND start_s IN (");
+                let mut list = q.separated(", ");
+                for start in chunk {
+                    list.push_bind(*start);
+                }
+                q.push(")");
+                for row in q.build().fetch_all(&mut *conn).await? {
+                    let key = RollupKey {
+                        span_s,
+                        cuboid,
+                        start_s: row.try_get(0)?,
+                        model: row.try_get(1)?,
+                        provider: row.try_get(2)?,
+                        prompt: row.try_get(3)?,
+                        api_key_id: row.try_get(4)?,
+                    };
+                    // Rows of the same minutes that this batch does not add to stay as they are.
+                    let Some(sums) = self.rows.get_mut(&key) else { continue };
+                    sums.requests += row.try_get::<i64, _>(5)?;
+                    sums.errors += row.try_get::<i64, _>(6)?;
+                    sums.cancelled += row.try_get::<i64, _>(7)?;
+                    sums.prompt_tokens += row.try_get::<i64, _>(8)?;
+                    sums.completion_tokens += row.try_get::<i64, _>(9)?;
+                    sums.cost_usd += row.try_get::<f64, _>(10)?;
+                    sums.latency.merge(&Histogram::decode(row.try_get(11)?)?);
+                    sums.ttft.merge(&Histogram::decode(row.try_get(12)?)?);
+                }
             }
-            sqlx::query(
-                "INSERT INTO trace_rollups (span_s, cuboid, start_s, model, provider, prompt_name, api_key_id,
-                 requests, errors, cancelled, prompt_tokens, completion_tokens, cost_usd, latency_hist, ttft_hist)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (span_s, cuboid, start_s, model, provider, prompt_name, api_key_id) DO UPDATE SET
-                 requests = requests + excluded.requests, errors = errors + excluded.errors,
-                 cancelled = cancelled + excluded.cancelled, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-                 completion_tokens = completion_tokens + excluded.completion_tokens,
-                 cost_usd = cost_usd + excluded.cost_usd, latency_hist = excluded.latency_hist,
-                 ttft_hist = excluded.ttft_hist",
-            )
-            .bind(key.span_s)
-            .bind(key.cuboid)
-            .bind(key.start_s)
-            .bind(&key.model)
-            .bind(&key.provider)
-            .bind(&key.prompt)
-            .bind(&key.api_key_id)
-            .bind(sums.requests)
-            .bind(sums.errors)
-            .bind(sums.cancelled)
-            .bind(sums.prompt_tokens)
-            .bind(sums.completion_tokens)
-            .bind(sums.cost_usd)
-            .bind(sums.latency.encode())
-            .bind(sums.ttft.encode())
-            .execute(&mut *conn)
-            .await?;
+        }
+        let rows: Vec<(RollupKey, RollupSums)> = self.rows.into_iter().collect();
+        for chunk in rows.chunks(WRITE_CHUNK) {
+            let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+                "INSERT OR REPLACE INTO trace_rollups (span_s, cuboid, start_s, model, provider, prompt_name,
+                 api_key_id, requests, errors, cancelled, prompt_tokens, completion_tokens, cost_usd, latency_hist,
+                 ttft_hist) ",
+            );
+            q.push_values(chunk, |mut b, (key, sums)| {
+                b.push_bind(key.span_s)
+                    .push_bind(key.cuboid)
+                    .push_bind(key.start_s)
+                    .push_bind(key.model.clone())
+                    .push_bind(key.provider.clone())
+                    .push_bind(key.prompt.clone())
+                    .push_bind(key.api_key_id.clone())
+                    .push_bind(sums.requests)
+                    .push_bind(sums.errors)
+                    .push_bind(sums.cancelled)
+                    .push_bind(sums.prompt_tokens)
+                    .push_bind(sums.completion_tokens)
+                    .push_bind(sums.cost_usd)
+                    .push_bind(sums.latency.encode())
+                    .push_bind(sums.ttft.encode());
+            });
+            q.build().execute(&mut *conn).await?;
         }
         Ok(())
     }
