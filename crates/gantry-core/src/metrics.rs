@@ -121,11 +121,14 @@ impl GatewayMetrics {
             names.map(|n| (n.to_string(), Arc::from(n))).collect()
         };
         let models = intern(&mut config.models.iter().map(|m| m.name.as_str()));
-        let providers =
-            intern(&mut config.providers.keys().map(String::as_str).chain(std::iter::once(LOCAL_PROVIDER)));
+        let providers = intern(&mut config.providers.keys().map(String::as_str).chain(std::iter::once(LOCAL_PROVIDER)));
         let mut registry = Registry::default();
         let requests = Family::default();
-        registry.register("gantry_requests", "Calls finished, by requested model, provider and status", requests.clone());
+        registry.register(
+            "gantry_requests",
+            "Calls finished, by requested model, provider and status",
+            requests.clone(),
+        );
         let errors = Family::default();
         registry.register("gantry_request_errors", "Calls that failed, by error code", errors.clone());
         let duration = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
@@ -184,13 +187,12 @@ impl GatewayMetrics {
     /// JSON parsing) are not calls of their own; a chain run is, under the model "chain".
     pub fn observe(&self, record: &TraceRecord) {
         let model_call = matches!(record.kind, TraceKind::Chat | TraceKind::Embeddings);
-        if !model_call && !(record.kind == TraceKind::Chain && record.parent_id.is_none()) {
+        let chain_run = record.kind == TraceKind::Chain && record.parent_id.is_none();
+        if !(model_call || chain_run) {
             return;
         }
-        let labels = ModelLabels {
-            model: self.model_label(record),
-            provider: self.provider_label(record.provider.as_deref()),
-        };
+        let labels =
+            ModelLabels { model: self.model_label(record), provider: self.provider_label(record.provider.as_deref()) };
         let status = record.status.as_str();
         self.requests
             .get_or_create(&RequestLabels { model: labels.model.clone(), provider: labels.provider.clone(), status })
@@ -228,7 +230,11 @@ impl GatewayMetrics {
         for (kind, count) in [("prompt", record.prompt_tokens), ("completion", record.completion_tokens)] {
             if let Some(count) = count.filter(|c| *c > 0) {
                 self.tokens
-                    .get_or_create(&TokenLabels { model: labels.model.clone(), provider: labels.provider.clone(), kind })
+                    .get_or_create(&TokenLabels {
+                        model: labels.model.clone(),
+                        provider: labels.provider.clone(),
+                        kind,
+                    })
                     .inc_by(u64::from(count));
             }
         }
@@ -275,10 +281,8 @@ fn render_traces(out: &mut String, traces: TraceStatsSnapshot) {
 /// with its `_total` suffix, as its samples do, and there is no `# EOF` or `# UNIT`.
 fn to_prometheus_text(open_metrics: &str) -> String {
     let lines: Vec<&str> = open_metrics.lines().collect();
-    let counters: std::collections::HashSet<&str> = lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
-        .collect();
+    let counters: std::collections::HashSet<&str> =
+        lines.iter().filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter")).collect();
     let mut out = String::with_capacity(open_metrics.len() + 256);
     for line in lines {
         if line == "# EOF" || line.starts_with("# UNIT ") {

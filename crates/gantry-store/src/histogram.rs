@@ -21,7 +21,7 @@ pub const MAX_RELATIVE_ERROR: f64 = 0.044_273_782_427_413_84; // 2^(1/16) - 1
 
 /// The bucket a duration falls in. Negative or non-finite durations count as 0.
 pub fn bucket_of(ms: f64) -> u16 {
-    if !(ms >= MIN_MS) {
+    if ms.is_nan() || ms < MIN_MS {
         return 0;
     }
     let index = ((ms / MIN_MS).log2() * f64::from(BUCKETS_PER_OCTAVE)).floor() + 1.0;
@@ -207,7 +207,7 @@ impl HistogramSum {
 /// Finds the bucket holding the nearest-rank sample (rank `ceil(q * total)`) and interpolates
 /// geometrically inside it (linearly in bucket 0, whose lower edge is 0).
 fn quantile(pairs: impl Iterator<Item = (u16, u64)>, total: u64, q: f64) -> Option<f64> {
-    if total == 0 || !(q > 0.0 && q <= 1.0) {
+    if total == 0 || q.is_nan() || q <= 0.0 || q > 1.0 {
         return None;
     }
     // Precision beyond 2^53 samples does not matter here.

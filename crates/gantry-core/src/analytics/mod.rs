@@ -100,11 +100,11 @@ pub fn parse_window(s: &str) -> Result<Duration, AnalyticsError> {
 /// Writes a window back: whole days from two days up, else hours, else minutes.
 pub fn format_window(window: Duration) -> String {
     let seconds = window.as_secs();
-    if seconds >= 2 * 86_400 && seconds % 86_400 == 0 {
+    if seconds >= 2 * 86_400 && seconds.is_multiple_of(86_400) {
         format!("{}d", seconds / 86_400)
-    } else if seconds >= 3600 && seconds % 3600 == 0 {
+    } else if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         format!("{}m", seconds / 60)
     } else {
         format!("{seconds}s")
@@ -292,7 +292,10 @@ fn check(query: &AnalyticsQuery) -> Result<(), AnalyticsError> {
         });
     }
     if query.since >= query.until {
-        return Err(AnalyticsError::InvalidQuery { message: "the window must end after it starts".into(), param: "window" });
+        return Err(AnalyticsError::InvalidQuery {
+            message: "the window must end after it starts".into(),
+            param: "window",
+        });
     }
     if (query.until - query.since).to_std().map_or(true, |w| w > MAX_WINDOW) {
         return Err(AnalyticsError::InvalidQuery { message: "the window may be 400d at most".into(), param: "window" });

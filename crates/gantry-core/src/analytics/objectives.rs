@@ -48,9 +48,14 @@ pub enum ObjectiveMetric {
     CostPer1kRequests,
     TtftP95Ms,
     /// The mean of a feedback name's numeric values (true = 1).
-    FeedbackAvg { feedback: String },
+    FeedbackAvg {
+        feedback: String,
+    },
     /// A metric of the latest completed run of an eval suite.
-    EvalMetric { suite: String, metric: String },
+    EvalMetric {
+        suite: String,
+        metric: String,
+    },
 }
 
 /// The metric names `metric` accepts.
@@ -194,7 +199,9 @@ fn metric(scope: &str, name: &str, o: &RawObjective, problems: &mut Vec<String>)
         "error_rate" => Some(ObjectiveMetric::ErrorRate),
         "cost_per_1k_requests" => Some(ObjectiveMetric::CostPer1kRequests),
         "ttft_p95_ms" => Some(ObjectiveMetric::TtftP95Ms),
-        "feedback_avg" => named("feedback", &o.feedback, problems).map(|feedback| ObjectiveMetric::FeedbackAvg { feedback }),
+        "feedback_avg" => {
+            named("feedback", &o.feedback, problems).map(|feedback| ObjectiveMetric::FeedbackAvg { feedback })
+        }
         "eval_metric" => {
             let suite = named("suite", &o.suite, problems);
             let metric = named("eval_metric", &o.eval_metric, problems);

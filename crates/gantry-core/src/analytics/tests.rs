@@ -64,7 +64,9 @@ fn close(estimate: Option<f64>, exact: f64) -> bool {
 
 #[test]
 fn windows_parse_and_print_back() {
-    for (text, seconds) in [("15m", 900), ("1h", 3600), ("24h", 86_400), ("7d", 604_800), ("30d", 2_592_000), ("2w", 1_209_600)] {
+    for (text, seconds) in
+        [("15m", 900), ("1h", 3600), ("24h", 86_400), ("7d", 604_800), ("30d", 2_592_000), ("2w", 1_209_600)]
+    {
         assert_eq!(parse_window(text).unwrap(), Duration::from_secs(seconds), "{text}");
     }
     assert_eq!(format_window(parse_window("24h").unwrap()), "24h");
@@ -257,7 +259,10 @@ async fn objectives_are_met_or_missed_with_their_trend() {
 
     let p95 = by_name("p95");
     assert!(close(p95.value, 300.0) && close(p95.previous_value, 100.0), "{p95:?}");
-    assert_eq!((p95.met, p95.trend, p95.samples, p95.direction.as_str()), (Some(false), Trend::Worsening, 100, "at_most"));
+    assert_eq!(
+        (p95.met, p95.trend, p95.samples, p95.direction.as_str()),
+        (Some(false), Trend::Worsening, 100, "at_most")
+    );
     let errors = by_name("errors");
     assert_eq!((errors.value, errors.previous_value), (Some(0.01), Some(0.1)));
     assert_eq!((errors.met, errors.trend), (Some(true), Trend::Improving));
@@ -266,7 +271,10 @@ async fn objectives_are_met_or_missed_with_their_trend() {
     assert_eq!((cost.met, cost.trend), (Some(true), Trend::Flat));
     let rating = by_name("rating");
     assert_eq!((rating.value, rating.previous_value, rating.met), (Some(4.5), Some(2.0), Some(true)));
-    assert_eq!((rating.trend, rating.direction.as_str(), rating.feedback.as_deref()), (Trend::Improving, "at_least", Some("rating")));
+    assert_eq!(
+        (rating.trend, rating.direction.as_str(), rating.feedback.as_deref()),
+        (Trend::Improving, "at_least", Some("rating"))
+    );
     let accuracy = by_name("accuracy");
     assert_eq!((accuracy.value, accuracy.previous_value, accuracy.met), (Some(0.7), Some(0.8), Some(false)));
     assert_eq!((accuracy.trend, accuracy.samples), (Trend::Worsening, 20));
@@ -277,7 +285,9 @@ async fn objectives_are_met_or_missed_with_their_trend() {
     assert_eq!(statuses.iter().map(|s| s.name.as_str()).collect::<Vec<_>>()[..2], ["p95", "errors"]);
 
     let json = serde_json::to_value(by_name("p95")).unwrap();
-    for field in ["name", "metric", "target", "window", "model", "prompt", "key", "value", "met", "previous_value", "trend"] {
+    for field in
+        ["name", "metric", "target", "window", "model", "prompt", "key", "value", "met", "previous_value", "trend"]
+    {
         assert!(json.get(field).is_some(), "{field} missing: {json}");
     }
     assert_eq!((json["trend"].as_str(), json["window"].as_str()), (Some("worsening"), Some("1h")));

@@ -117,7 +117,9 @@ async fn dashboard_objectives_and_metrics_count_real_calls() {
     let (status, only_gpt) = server.get("/api/analytics/dashboard?window=24h&model=gpt&key=").await;
     assert_eq!(status, StatusCode::OK, "{only_gpt}");
     assert_eq!((only_gpt["summary"]["requests"].as_u64(), only_gpt["series"].as_array().unwrap().len()), (Some(5), 60));
-    for (query, param) in [("window=yesterday", "window"), ("window=0h", "window"), ("buckets=0", "buckets"), ("buckets=x", "buckets")] {
+    for (query, param) in
+        [("window=yesterday", "window"), ("window=0h", "window"), ("buckets=0", "buckets"), ("buckets=x", "buckets")]
+    {
         let (status, body) = server.get(&format!("/api/analytics/dashboard?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(openai_error(&body)["param"], param, "{body}");
@@ -129,11 +131,17 @@ async fn dashboard_objectives_and_metrics_count_real_calls() {
     let data = body["data"].as_array().unwrap();
     let names: Vec<&str> = data.iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["gpt is fast", "few errors", "users are happy"]);
-    assert_eq!((data[0]["met"].as_bool(), data[0]["model"].as_str(), data[0]["window"].as_str()), (Some(true), Some("gpt"), Some("1h")));
+    assert_eq!(
+        (data[0]["met"].as_bool(), data[0]["model"].as_str(), data[0]["window"].as_str()),
+        (Some(true), Some("gpt"), Some("1h"))
+    );
     assert_eq!((data[1]["met"].as_bool(), data[1]["window"].as_str()), (Some(false), Some("24h")));
     assert!((data[1]["value"].as_f64().unwrap() - 2.0 / 6.0).abs() < 1e-12);
     assert_eq!((data[1]["trend"].as_str(), data[1]["previous_value"].clone()), (Some("unknown"), Value::Null));
-    assert_eq!((data[2]["value"].as_f64(), data[2]["met"].as_bool(), data[2]["direction"].as_str()), (Some(1.0), Some(true), Some("at_least")));
+    assert_eq!(
+        (data[2]["value"].as_f64(), data[2]["met"].as_bool(), data[2]["direction"].as_str()),
+        (Some(1.0), Some(true), Some("at_least"))
+    );
 
     // The metrics.
     let text = metrics_when(&server, "gantry_traces_written_total", "6").await;

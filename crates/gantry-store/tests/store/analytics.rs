@@ -115,10 +115,8 @@ async fn filters_narrow_and_hours_agree_with_minutes() {
     let mixed = store.rollups(&query(1800, 6000, 5)).await.unwrap();
     for b in 0..5u32 {
         let (from, to) = (1800 + i64::from(b) * 6000, 1800 + i64::from(b + 1) * 6000);
-        let expected = traces
-            .iter()
-            .filter(|t| (from..to).contains(&(t.started_at - base()).num_seconds()))
-            .count() as u64;
+        let expected =
+            traces.iter().filter(|t| (from..to).contains(&(t.started_at - base()).num_seconds())).count() as u64;
         let got: u64 = mixed.iter().filter(|c| c.bucket == b).map(|c| c.requests).sum();
         assert_eq!(got, expected, "bucket {b}");
     }
