@@ -66,6 +66,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::chains::ChainsCommand,
     },
+    /// Objectives from gantry.toml met or missed (value, target, trend), and the last 24 hours.
+    Status(commands::status::StatusArgs),
     /// Inspect recorded calls.
     Traces {
         #[command(subcommand)]
@@ -154,6 +156,7 @@ fn main() -> ExitCode {
             Command::Models { command } => commands::models::run(&context, command).await,
             Command::Prompts { command } => commands::prompts::run(&context, command).await,
             Command::Chains { command } => commands::chains::run(&context, command).await,
+            Command::Status(args) => commands::status::run(&context, args).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
             Command::Eval { command } => commands::eval::run(&context, command).await,

@@ -195,3 +195,5 @@ mod logs;
 mod prompts;
 #[path = "cli/review.rs"]
 mod review;
+#[path = "cli/status.rs"]
+mod status;

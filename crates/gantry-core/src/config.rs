@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub rag: crate::rag::RawRag,
     #[serde(default)]
     pub guardrails: crate::guardrails::RawGuardrails,
+    #[serde(default)]
+    pub objectives: Vec<crate::analytics::RawObjective>,
 }
 
 /// `[server]`.
@@ -134,6 +136,8 @@ pub struct Config {
     pub traces: TraceSettings,
     pub rag: crate::rag::RagSettings,
     pub guardrails: crate::guardrails::GuardSettings,
+    /// `[[objectives]]`: targets `gantry status` and the dashboard check live data against.
+    pub objectives: Vec<crate::analytics::Objective>,
 }
 
 /// The embedded engine's settings.
@@ -453,6 +457,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
 
     let rag = crate::rag::settings::validate(&raw.rag, &mut problems);
     let guardrails = crate::guardrails::config::validate(&raw.guardrails, &mut problems);
+    let objectives = crate::analytics::objectives::validate(&raw.objectives, &mut problems);
     for rule in &guardrails.rules {
         for model in rule.models.iter().flatten() {
             if !models.iter().any(|m| &m.name == model) {
@@ -494,6 +499,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         traces,
         rag,
         guardrails,
+        objectives,
     })
 }
 

@@ -98,6 +98,7 @@ macro_rules! error_info {
 }
 
 error_info!(
+    crate::analytics::AnalyticsError,
     crate::prompts::PromptError,
     crate::rag::RagError,
     crate::registry::RegistryError,

@@ -107,6 +107,8 @@ impl Gateway {
             .min_by_key(|m| m.name != crate::config::DEFAULT_EMBEDDING_MODEL)
             .map(|m| m.name.clone());
         let guard = Arc::new(Guardrails::new(config.guardrails.clone(), embedding_model, store.clone()));
+        // Every record the sink queues is counted, whichever path finished it.
+        sink.set_metrics(Arc::new(crate::metrics::GatewayMetrics::new(config)));
         Ok(Self {
             routes,
             model_order,
@@ -149,6 +151,14 @@ impl Gateway {
     /// The trace queue (for its counters).
     pub fn traces(&self) -> &TraceSink {
         &self.sink
+    }
+
+    /// Every Prometheus metric, as the text `/metrics` serves ([`crate::metrics::CONTENT_TYPE`]).
+    pub fn metrics_text(&self) -> String {
+        match self.sink.metrics() {
+            Some(metrics) => metrics.render(self.sink.stats()),
+            None => String::new(),
+        }
     }
 
     /// USD for `usage` at the first of `models` that has a price.

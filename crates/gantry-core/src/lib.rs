@@ -2,12 +2,14 @@
 //! retries, timeouts), the trace writer, and the gateway calls the server and CLI share.
 
 pub mod access;
+pub mod analytics;
 pub mod chains;
 pub mod config;
 pub mod deploy;
 mod error;
 pub mod gateway;
 pub mod guardrails;
+pub mod metrics;
 pub mod prompts;
 pub mod providers;
 pub mod rag;

@@ -1,6 +1,7 @@
 //! Starting and stopping the gateway: store, providers, trace writer.
 
 use crate::access::{AccessControl, SystemClock};
+use crate::analytics::Objective;
 use crate::chains::Chains;
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -42,6 +43,8 @@ pub struct Service {
     pub collections: Arc<Collections>,
     pub chains: Arc<Chains>,
     pub access: Arc<AccessControl>,
+    /// `[[objectives]]` from the config, for the dashboard and `gantry status`.
+    pub objectives: Arc<[Objective]>,
     writer: TraceWriter,
 }
 
@@ -56,7 +59,8 @@ impl Service {
         let collections = Arc::new(Collections::new(gateway.clone(), config));
         let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
         let access = access_control(config, &gateway);
-        Ok(Self { gateway, collections, chains, access, writer })
+        let objectives = config.objectives.clone().into();
+        Ok(Self { gateway, collections, chains, access, objectives, writer })
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -70,7 +74,8 @@ impl Service {
         let collections = Arc::new(Collections::new(gateway.clone(), config));
         let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
         let access = access_control(config, &gateway);
-        Ok(Self { gateway, collections, chains, access, writer })
+        let objectives = config.objectives.clone().into();
+        Ok(Self { gateway, collections, chains, access, objectives, writer })
     }
 
     /// Commits every queued trace and stops the writer.

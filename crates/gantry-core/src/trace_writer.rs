@@ -3,6 +3,7 @@
 //! shutdown drains what is queued.
 
 use crate::config::TraceSettings;
+use crate::metrics::GatewayMetrics;
 use gantry_store::Store;
 use gantry_types::TraceRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +44,7 @@ pub struct TraceSink {
     capacity: usize,
     // Shared by every clone, so an observer set after the sink was handed out still sees all.
     observer: Arc<OnceLock<TraceObserver>>,
+    metrics: Arc<OnceLock<Arc<GatewayMetrics>>>,
 }
 
 impl TraceSink {
@@ -52,6 +54,9 @@ impl TraceSink {
         // Observed even when the queue is full: the call happened and its cost was incurred.
         if let Some(observe) = self.observer.get() {
             observe(&trace);
+        }
+        if let Some(metrics) = self.metrics.get() {
+            metrics.observe(&trace);
         }
         match self.tx.try_send(trace) {
             Ok(()) => {
@@ -76,6 +81,16 @@ impl TraceSink {
     /// Sets the observer of every record from now on; false when one was already set.
     pub fn set_observer(&self, observer: TraceObserver) -> bool {
         self.observer.set(observer).is_ok()
+    }
+
+    /// Sets the metrics every record is counted in from now on; false when already set.
+    pub fn set_metrics(&self, metrics: Arc<GatewayMetrics>) -> bool {
+        self.metrics.set(metrics).is_ok()
+    }
+
+    /// The metrics records are counted in, once set.
+    pub fn metrics(&self) -> Option<&Arc<GatewayMetrics>> {
+        self.metrics.get()
     }
 
     /// Current counters.
@@ -103,7 +118,13 @@ impl TraceWriter {
         let stats = Arc::new(TraceStats::default());
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(write_loop(store, rx, stop_rx, settings, stats.clone()));
-        let sink = TraceSink { tx, stats, capacity: settings.queue_capacity, observer: Arc::new(OnceLock::new()) };
+        let sink = TraceSink {
+            tx,
+            stats,
+            capacity: settings.queue_capacity,
+            observer: Arc::new(OnceLock::new()),
+            metrics: Arc::new(OnceLock::new()),
+        };
         (sink, TraceWriter { task, stop })
     }
 

@@ -13,6 +13,7 @@ pub use access::{AuditIds, Roles, RouteAccess};
 pub use error::ApiError;
 pub use router::{route_access, router};
 
+use gantry_core::analytics::Objective;
 use gantry_core::{AccessControl, Chains, Collections, Gateway, Service};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub collections: Arc<Collections>,
     pub chains: Arc<Chains>,
     pub access: Arc<AccessControl>,
+    /// The objectives from the config, for the dashboard.
+    pub objectives: Arc<[Objective]>,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
             collections: service.collections.clone(),
             chains: service.chains.clone(),
             access: service.access.clone(),
+            objectives: service.objectives.clone(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The route table, and nothing else: every route, its handler and the roles that may call it.
 
 use crate::access::{delete, get, post, put, Roles, RouteAccess, RouteTable};
-use crate::routes::{api, fallback, health, openai};
+use crate::routes::{api, fallback, health, metrics, openai};
 use crate::ui::{assets, pages};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -40,6 +40,8 @@ pub fn table() -> RouteTable {
         .route("/api/traces/{id}/feedback", get(api::feedback::list), READERS)
         .route("/api/traces/{id}/feedback", post(api::feedback::add), FEEDBACK)
         .route("/api/feedback/summary", get(api::feedback::summary), READERS)
+        .route("/api/analytics/dashboard", get(api::analytics::dashboard), READERS)
+        .route("/api/objectives", get(api::analytics::objectives), READERS)
         .route("/api/review/queues", get(api::review::list_queues), READERS)
         .route("/api/review/queues", post(api::review::create_queue), REVIEWERS)
         .route("/api/review/queues/{name}", get(api::review::get_queue), READERS)
@@ -95,12 +97,14 @@ pub fn table() -> RouteTable {
         .route("/api/keys/{id}", delete(api::keys::revoke), ADMINS)
         .route("/api/audit", get(api::keys::audit), ADMINS)
         .route("/api/openapi.json", get(api::openapi::document), PUBLIC)
+        .route("/metrics", get(metrics::prometheus), READERS)
         .route("/healthz", get(health::healthz), PUBLIC)
         .route("/ui/static/app.css", get(assets::stylesheet), PUBLIC)
         .route("/ui/static/app.js", get(assets::script), PUBLIC)
         .route("/ui/login", get(pages::login::form), PUBLIC)
         .route("/ui/login", post(pages::login::submit), PUBLIC)
         .route("/ui/logout", post(pages::login::logout), PUBLIC)
+        .route("/", get(pages::dashboard::show), READERS)
         .route("/ui/traces", get(pages::traces::list), READERS)
         .route("/ui/traces/{id}", get(pages::traces::detail), READERS)
         .route("/ui/prompts", get(pages::prompts::list), READERS)

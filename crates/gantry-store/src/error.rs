@@ -26,6 +26,9 @@ pub enum StoreError {
     /// No collection of that name exists.
     #[error("no collection named '{0}'")]
     CollectionNotFound(String),
+    /// A query asked for something the store cannot answer (a caller's mistake).
+    #[error("invalid store query: {0}")]
+    InvalidQuery(String),
 }
 
 impl StoreError {
@@ -39,6 +42,7 @@ impl StoreError {
             StoreError::Corrupt(_) => "store_corrupt",
             StoreError::CollectionExists(_) => "collection_exists",
             StoreError::CollectionNotFound(_) => "collection_not_found",
+            StoreError::InvalidQuery(_) => "invalid_store_query",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the data directory) is the embedded default.
 
 mod access;
+mod analytics;
 mod collections;
 mod datasets;
 mod deploy;
@@ -9,10 +10,12 @@ mod error;
 mod evals;
 mod feedback;
 mod guard;
+pub mod histogram;
 mod registry;
 mod review;
 mod sqlite;
 mod sqlite_access;
+mod sqlite_analytics;
 mod sqlite_collections;
 mod sqlite_datasets;
 mod sqlite_deploy;
@@ -23,6 +26,7 @@ mod sqlite_registry;
 mod sqlite_review;
 
 pub use access::{AuditStore, KeyStore};
+pub use analytics::{AnalyticsStore, FeedbackMean, FeedbackScope, RollupCell, RollupGroup, RollupQuery};
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use datasets::{DatasetStore, NewDatasetVersion};
 pub use deploy::{DeploymentStore, NewRelease};
@@ -57,10 +61,12 @@ pub trait Store:
     + KeyStore
     + AuditStore
     + GuardStore
+    + AnalyticsStore
     + Send
     + Sync
 {
     /// Writes a batch of traces in one transaction; an id already stored is left unchanged.
+    /// The root traces newly stored are added to the analytics rollups in the same transaction.
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError>;
     /// One trace by id.
     async fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>, StoreError>;

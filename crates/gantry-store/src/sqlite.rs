@@ -1,5 +1,6 @@
 //! The embedded SQLite store (WAL mode, one file under the data directory).
 
+use crate::sqlite_analytics::{Counted, RollupBatch};
 use crate::{Store, StoreError, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -49,6 +50,9 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
+        crate::sqlite_analytics::backfill_rollups(&pool)
+            .await
+            .map_err(|e| StoreError::Open(format!("backfilling the trace rollups failed: {e}")))?;
         Ok(Self { pool })
     }
 }
@@ -142,8 +146,9 @@ fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
 impl Store for SqliteStore {
     async fn insert_traces(&self, traces: &[TraceRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let mut rollups = RollupBatch::default();
         for t in traces {
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT OR IGNORE INTO traces (id, started_at_us, kind, requested_model, provider, upstream_model,
                  status, http_status, error_code, error_message, stream, request, response, attempts,
                  finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, cost_usd,
@@ -181,7 +186,15 @@ impl Store for SqliteStore {
             .bind(t.deployment.as_ref().map(|d| d.route.clone()))
             .bind(t.deployment.as_ref().map(json_text).transpose()?)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            // Only a trace stored now is counted: an id already stored was counted before.
+            if inserted == 1 && t.parent_id.is_none() {
+                rollups.add(&Counted::of(t));
+            }
+        }
+        if !rollups.is_empty() {
+            rollups.write(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())

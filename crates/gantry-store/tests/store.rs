@@ -149,6 +149,8 @@ async fn unusable_data_dir_is_a_clear_error() {
 
 #[path = "store/access.rs"]
 mod access;
+#[path = "store/analytics.rs"]
+mod analytics;
 #[path = "store/collections.rs"]
 mod collections;
 #[path = "store/datasets.rs"]

@@ -9,7 +9,10 @@
 
 mod anthropic;
 mod openai;
+mod traces;
 mod wire;
+
+pub use traces::generate_traces;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};

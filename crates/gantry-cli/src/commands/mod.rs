@@ -13,6 +13,7 @@ pub mod prompts;
 pub mod rag;
 pub mod review;
 pub mod serve;
+pub mod status;
 pub mod traces;
 
 use gantry_core::{Config, Overrides};

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod fallback;
 pub mod health;
+pub mod metrics;
 pub mod openai;
 
 /// The response header carrying the trace id of a call.

@@ -56,9 +56,12 @@ pub fn short_number(value: f64) -> String {
         format!("{value:.0}")
     } else if abs >= 1.0 {
         format!("{value:.2}").trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
+    } else if abs >= 0.001 {
         let text = format!("{value:.4}");
         text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        // Costs of single calls: a millionth of a dollar must not read as 0.
+        format!("{value:.1e}").replace(".0e", "e")
     }
 }
 
@@ -237,6 +240,8 @@ mod tests {
         assert_eq!(short_number(0.25), "0.25");
         assert_eq!(short_number(1.5), "1.5");
         assert_eq!(short_number(0.0), "0");
+        assert_eq!(short_number(0.000_005), "5e-6");
+        assert_eq!(short_number(0.000_025), "2.5e-5");
     }
 
     #[test]
@@ -245,7 +250,7 @@ mod tests {
         let series = [Series { name: "p95 <ms>", values: vec![Some(1.0), Some(2.0), None, Some(4.0), None] }];
         let svg = line_chart("latency", &labels, &series, "ms");
         assert!(svg.contains(r#"data-points="3""#), "{svg}");
-        let path = svg.split(r#"d=""#).nth(1).unwrap_or_default();
+        let path = svg.split(r#" d=""#).nth(1).unwrap_or_default();
         let path = &path[..path.find('"').unwrap_or(0)];
         assert_eq!(path.matches('M').count(), 2, "{path}");
         assert_eq!(path.matches('L').count(), 1, "{path}");

@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("templates/macros.html")),
     ("error.html", include_str!("templates/error.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("dashboard.html", include_str!("templates/dashboard.html")),
     ("traces.html", include_str!("templates/traces.html")),
     ("trace.html", include_str!("templates/trace.html")),
     ("prompts.html", include_str!("templates/prompts.html")),

@@ -169,7 +169,7 @@ async fn the_ui_works_in_a_real_browser() {
     page.find_element("#label-form button[type=submit]").await.unwrap().click().await.unwrap();
     wait_until(&page, "document.querySelector('#label-history') && document.querySelector('#label-history').textContent.includes('production')").await;
     let (_, label) = server.get("/api/prompts/greet/labels/production").await;
-    assert_eq!(label["label"]["version"], 1, "{label}");
+    assert_eq!((label["label"].as_str(), label["version"].as_u64()), (Some("production"), Some(1)), "{label}");
 
     // A reviewer claims the queued trace and submits the rubric; the queue is then empty.
     visit(&page, &server, &problems, "/ui/review/answers?reviewer=ana", "#review-form", "review-queue").await;

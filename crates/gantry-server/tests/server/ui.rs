@@ -29,7 +29,9 @@ pub(crate) fn ui_config(mock: &MockUpstream) -> String {
     mock_config(
         &[("oa", mock)],
         "[[models]]\nname = \"gpt\"\ntargets = [{ provider = \"oa\", model = \"gpt-4o-mini\" }]\n\
-         [prices.\"gpt-4o-mini\"]\ninput_per_mtok = 0.15\noutput_per_mtok = 0.6\n",
+         [prices.\"gpt-4o-mini\"]\ninput_per_mtok = 0.15\noutput_per_mtok = 0.6\n\
+         [[objectives]]\nname = \"answers fast\"\nmetric = \"latency_p95_ms\"\ntarget = 5000\nwindow = \"1h\"\n\
+         [[objectives]]\nname = \"no errors\"\nmetric = \"error_rate\"\ntarget = 0\nwindow = \"1h\"\nmodel = \"nope\"\n",
     )
 }
 
@@ -95,6 +97,33 @@ async fn every_page_shows_what_is_stored() {
     let mock = MockUpstream::start(Flavor::OpenAi, vec![]).await;
     let server = TestServer::start(&ui_config(&mock)).await;
     let seeded = seed(&server, &mock).await;
+
+    // The dashboard counts every root trace of the last hour, once the writer has them all.
+    let deadline = Instant::now() + WAIT;
+    let html = loop {
+        let (_, traces) = server.get("/api/traces?limit=1000").await;
+        let roots = traces["data"].as_array().unwrap().len();
+        let (status, html) = page(&server, "/?window=1h").await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        let expected = format!(r#"<div class="label">Requests</div><div class="value">{roots}</div>"#);
+        if roots >= 1 && html.contains(&expected) {
+            break html;
+        }
+        assert!(Instant::now() < deadline, "the dashboard never showed {roots} requests: {html}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(html.matches(r#"<svg class="chart""#).count(), 5, "five charts");
+    let objectives = &html[html.find(r#"id="objectives""#).unwrap()..];
+    assert!(
+        objectives.contains("answers fast") && objectives.contains(r#"<span class="badge met">met</span>"#),
+        "{objectives}"
+    );
+    assert!(
+        objectives.contains(r#"<span class="badge unknown">unknown</span>"#),
+        "no calls to that model: {objectives}"
+    );
+    let (status, bad) = page(&server, "/?window=3y").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
 
     let (status, html) = page(&server, "/ui/traces").await;
     assert_eq!(status, StatusCode::OK, "{html}");

@@ -1,5 +1,6 @@
 //! `/api`: the management API.
 
+pub mod analytics;
 pub mod chains;
 pub mod collections;
 pub mod datasets;

@@ -66,7 +66,12 @@ fn charts(d: &Dashboard) -> Charts {
             &[Series { name: "p50", values: pick(&|p| p.ttft_p50_ms) }],
             " ms",
         ),
-        tokens: line_chart("tokens", &labels, &[Series { name: "tokens", values: pick(&|p| Some(p.tokens as f64)) }], ""),
+        tokens: line_chart(
+            "tokens",
+            &labels,
+            &[Series { name: "tokens", values: pick(&|p| Some(p.tokens as f64)) }],
+            "",
+        ),
         cost: line_chart("cost", &labels, &[Series { name: "USD", values: pick(&|p| Some(p.cost_usd)) }], ""),
     }
 }
@@ -79,8 +84,7 @@ pub async fn show(State(state): State<AppState>, Query(query): Query<DashboardQu
     let model = query.model.filter(|m| !m.is_empty());
     let mut analytics_query = AnalyticsQuery::last(duration);
     analytics_query.model = model.clone();
-    let objectives = state.gateway.objectives();
-    let d = analytics::dashboard(state.gateway.store().as_ref(), objectives, &analytics_query)
+    let d = analytics::dashboard(state.gateway.store().as_ref(), &state.objectives, &analytics_query)
         .await
         .map_err(ApiError::from_domain)?;
     let models: Vec<String> = state.gateway.list_models().data.into_iter().map(|m| m.id).collect();

@@ -1,6 +1,7 @@
 //! One module a page family; each handler reads through the core functions the `/api` routes
 //! use and hands the result to its template.
 
+pub mod dashboard;
 pub mod datasets;
 pub mod evals;
 pub mod login;
