@@ -39,6 +39,7 @@ pub struct RawConfig {
     pub guardrails: crate::guardrails::RawGuardrails,
     #[serde(default)]
     pub objectives: Vec<crate::analytics::RawObjective>,
+    pub telemetry: crate::otel::RawTelemetry,
 }
 
 /// `[server]`.
@@ -138,6 +139,8 @@ pub struct Config {
     pub guardrails: crate::guardrails::GuardSettings,
     /// `[[objectives]]`: targets `gantry status` and the dashboard check live data against.
     pub objectives: Vec<crate::analytics::Objective>,
+    /// OpenTelemetry export.
+    pub telemetry: crate::otel::TelemetrySettings,
 }
 
 /// The embedded engine's settings.
@@ -458,6 +461,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
     let rag = crate::rag::settings::validate(&raw.rag, &mut problems);
     let guardrails = crate::guardrails::config::validate(&raw.guardrails, &mut problems);
     let objectives = crate::analytics::objectives::validate(&raw.objectives, &mut problems);
+    let telemetry = crate::otel::config::validate(&raw.telemetry, &mut problems);
     for rule in &guardrails.rules {
         for model in rule.models.iter().flatten() {
             if !models.iter().any(|m| &m.name == model) {
@@ -500,6 +504,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         rag,
         guardrails,
         objectives,
+        telemetry,
     })
 }
 

@@ -104,4 +104,5 @@ error_info!(
     crate::registry::RegistryError,
     crate::chains::ChainError,
     crate::deploy::DeployError,
+    crate::otel::OtelError,
 );

@@ -3,14 +3,16 @@
 use crate::access::{AccessControl, SystemClock};
 use crate::analytics::Objective;
 use crate::chains::Chains;
-use crate::config::Config;
+use crate::config::{Config, ProviderSettings, LOCAL_PROVIDER};
 use crate::gateway::Gateway;
+use crate::otel::{OtlpExporter, OtlpIngest, Telemetry};
 use crate::providers::{build_all, ProviderSetupError};
 use crate::rag::Collections;
 use crate::trace_writer::TraceWriter;
 use crate::GatewayError;
 use gantry_local::Progress;
-use gantry_store::{open_store, StoreError};
+use gantry_store::{open_store, Store, StoreError};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why the service could not start.
@@ -22,6 +24,8 @@ pub enum StartError {
     Providers(#[from] ProviderSetupError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    #[error("cannot start the OTLP exporter: {0}")]
+    Telemetry(String),
 }
 
 /// Access control over the gateway's store, seeing every finished trace so that budgets and
@@ -45,7 +49,48 @@ pub struct Service {
     pub access: Arc<AccessControl>,
     /// `[[objectives]]` from the config, for the dashboard and `gantry status`.
     pub objectives: Arc<[Objective]>,
+    pub telemetry: Arc<Telemetry>,
     writer: TraceWriter,
+    exporter: Option<OtlpExporter>,
+}
+
+/// `gen_ai.provider.name` of each provider instance, for exported spans.
+fn provider_systems(config: &Config) -> BTreeMap<String, String> {
+    let mut systems: BTreeMap<String, String> = config
+        .providers
+        .iter()
+        .map(|(name, settings)| {
+            let system = match settings {
+                ProviderSettings::OpenAi { .. } => "openai",
+                ProviderSettings::Anthropic { .. } => "anthropic",
+            };
+            (name.clone(), system.to_string())
+        })
+        .collect();
+    systems.insert(LOCAL_PROVIDER.to_string(), "gantry.local".to_string());
+    systems
+}
+
+/// The trace writer, with the OTLP exporter behind it when one is configured.
+fn start_traces(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> Result<(crate::TraceSink, TraceWriter, Option<OtlpExporter>), StartError> {
+    let exporter = match &config.telemetry.otlp {
+        Some(settings) => Some(
+            OtlpExporter::spawn(settings.clone(), provider_systems(config))
+                .map_err(|e| StartError::Telemetry(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let (sink, writer) =
+        TraceWriter::spawn_exporting(store.clone(), config.traces, exporter.as_ref().map(OtlpExporter::queue));
+    Ok((sink, writer, exporter))
+}
+
+fn telemetry(config: &Config, gateway: &Gateway, exporter: Option<&OtlpExporter>) -> Arc<Telemetry> {
+    let ingest = OtlpIngest::new(gateway.store().clone(), Arc::new(config.prices.clone()), config.traces.redact);
+    Arc::new(Telemetry::new(ingest, exporter.map(OtlpExporter::queue)))
 }
 
 impl Service {
@@ -54,13 +99,22 @@ impl Service {
     pub async fn start(config: &Config, progress: Progress) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
         let providers = build_all(config, progress).await?;
-        let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
-        let gateway = Arc::new(Gateway::new(config, &providers, store, sink)?);
+        Self::assemble(config, &providers, store)
+    }
+
+    fn assemble(
+        config: &Config,
+        providers: &std::collections::HashMap<String, Arc<dyn gantry_providers::Provider>>,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
+        let (sink, writer, exporter) = start_traces(config, &store)?;
+        let gateway = Arc::new(Gateway::new(config, providers, store, sink)?);
         let collections = Arc::new(Collections::new(gateway.clone(), config));
         let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
         let access = access_control(config, &gateway);
         let objectives = config.objectives.clone().into();
-        Ok(Self { gateway, collections, chains, access, objectives, writer })
+        let telemetry = telemetry(config, &gateway, exporter.as_ref());
+        Ok(Self { gateway, collections, chains, access, objectives, telemetry, writer, exporter })
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -69,17 +123,20 @@ impl Service {
         providers: &std::collections::HashMap<String, Arc<dyn gantry_providers::Provider>>,
     ) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
-        let (sink, writer) = TraceWriter::spawn(store.clone(), config.traces);
-        let gateway = Arc::new(Gateway::new(config, providers, store, sink)?);
-        let collections = Arc::new(Collections::new(gateway.clone(), config));
-        let chains = Arc::new(Chains::new(gateway.clone(), collections.clone()));
-        let access = access_control(config, &gateway);
-        let objectives = config.objectives.clone().into();
-        Ok(Self { gateway, collections, chains, access, objectives, writer })
+        Self::assemble(config, providers, store)
     }
 
-    /// Commits every queued trace and stops the writer.
+    /// The OTLP exporter's counters; `None` when no exporter is configured.
+    pub fn otlp_export_stats(&self) -> Option<crate::otel::ExportStatsSnapshot> {
+        self.exporter.as_ref().map(OtlpExporter::stats)
+    }
+
+    /// Commits every queued trace and stops the writer, then sends what the OTLP exporter
+    /// holds and stops it.
     pub async fn shutdown(self) {
         self.writer.shutdown().await;
+        if let Some(exporter) = self.exporter {
+            exporter.shutdown().await;
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Traces never slow the request path: handlers hand finished records to a bounded queue and
 //! a writer task commits them in batches. A full queue is counted, never silently dropped;
-//! shutdown drains what is queued.
+//! shutdown drains what is queued. With an OTLP exporter, every batch is offered to its queue
+//! after the commit (redacted as stored).
 
 use crate::config::TraceSettings;
 use crate::metrics::GatewayMetrics;
+use crate::otel::ExportQueue;
 use gantry_store::Store;
 use gantry_types::TraceRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,10 +116,19 @@ pub struct TraceWriter {
 impl TraceWriter {
     /// Starts the writer on the current runtime.
     pub fn spawn(store: Arc<dyn Store>, settings: TraceSettings) -> (TraceSink, TraceWriter) {
+        Self::spawn_exporting(store, settings, None)
+    }
+
+    /// Like `spawn`, offering every committed batch to `export` as well.
+    pub fn spawn_exporting(
+        store: Arc<dyn Store>,
+        settings: TraceSettings,
+        export: Option<ExportQueue>,
+    ) -> (TraceSink, TraceWriter) {
         let (tx, rx) = mpsc::channel(settings.queue_capacity);
         let stats = Arc::new(TraceStats::default());
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(write_loop(store, rx, stop_rx, settings, stats.clone()));
+        let task = tokio::spawn(write_loop(store, rx, stop_rx, settings, stats.clone(), export));
         let sink = TraceSink {
             tx,
             stats,
@@ -143,6 +154,7 @@ async fn write_loop(
     mut stop: tokio::sync::oneshot::Receiver<()>,
     settings: TraceSettings,
     stats: Arc<TraceStats>,
+    export: Option<ExportQueue>,
 ) {
     let mut batch = Vec::with_capacity(settings.batch_size);
     let mut stopping = false;
@@ -185,7 +197,13 @@ async fn write_loop(
             batch.iter_mut().for_each(crate::guardrails::redact_record);
         }
         commit(store.as_ref(), &batch, &stats).await;
-        batch.clear();
+        match &export {
+            // Exported even when the commit failed: the collector is another place to see it.
+            Some(queue) => batch.drain(..).for_each(|record| {
+                queue.offer(record);
+            }),
+            None => batch.clear(),
+        }
     }
     tracing::debug!("trace writer drained and stopped");
 }

@@ -14,6 +14,7 @@ pub use error::ApiError;
 pub use router::{route_access, router};
 
 use gantry_core::analytics::Objective;
+use gantry_core::otel::Telemetry;
 use gantry_core::{AccessControl, Chains, Collections, Gateway, Service};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub access: Arc<AccessControl>,
     /// The objectives from the config, for the dashboard.
     pub objectives: Arc<[Objective]>,
+    /// OTLP ingest and the exporter's counters.
+    pub telemetry: Arc<Telemetry>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             chains: service.chains.clone(),
             access: service.access.clone(),
             objectives: service.objectives.clone(),
+            telemetry: service.telemetry.clone(),
         }
     }
 }

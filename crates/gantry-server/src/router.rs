@@ -1,7 +1,7 @@
 //! The route table, and nothing else: every route, its handler and the roles that may call it.
 
 use crate::access::{delete, get, post, put, Roles, RouteAccess, RouteTable};
-use crate::routes::{api, fallback, health, metrics, openai};
+use crate::routes::{api, fallback, health, metrics, openai, otlp};
 use crate::ui::{assets, pages};
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -25,6 +25,8 @@ const DEVELOPERS: Roles = Roles::Only(&[Admin, Developer]);
 const REVIEWERS: Roles = Roles::Only(&[Admin, Reviewer]);
 /// Feedback on calls: applications pass on their users' feedback.
 const FEEDBACK: Roles = Roles::Only(&[Admin, Developer, Reviewer, App]);
+/// OTLP span ingest: applications send their spans, and the people who build them.
+const SPAN_SENDERS: Roles = Roles::Only(&[Admin, Developer, App]);
 /// Keys and the audit log.
 const ADMINS: Roles = Roles::Only(&[Admin]);
 
@@ -35,6 +37,7 @@ pub fn table() -> RouteTable {
         .route("/v1/embeddings", post(openai::embeddings::create), CALLERS)
         .route("/v1/models", get(openai::models::list), ANY_KEY)
         .route("/v1/models/{id}", get(openai::models::get), ANY_KEY)
+        .route("/v1/traces", post(otlp::ingest), SPAN_SENDERS)
         .route("/api/traces", get(api::traces::list), READERS)
         .route("/api/traces/{id}", get(api::traces::get), READERS)
         .route("/api/traces/{id}/feedback", get(api::feedback::list), READERS)

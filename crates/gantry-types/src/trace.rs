@@ -19,6 +19,8 @@ pub enum TraceKind {
     Template,
     /// A chain step that parsed JSON.
     ParseJson,
+    /// Any other operation, e.g. a non-LLM span received over OpenTelemetry.
+    Span,
 }
 
 impl TraceKind {
@@ -31,6 +33,7 @@ impl TraceKind {
             TraceKind::Retrieve => "retrieve",
             TraceKind::Template => "template",
             TraceKind::ParseJson => "parse_json",
+            TraceKind::Span => "span",
         }
     }
 
@@ -43,6 +46,7 @@ impl TraceKind {
             "retrieve" => Some(TraceKind::Retrieve),
             "template" => Some(TraceKind::Template),
             "parse_json" => Some(TraceKind::ParseJson),
+            "span" => Some(TraceKind::Span),
             _ => None,
         }
     }

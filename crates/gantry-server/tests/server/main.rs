@@ -180,6 +180,7 @@ mod embedded;
 mod evals;
 mod feedback;
 mod guard;
+mod otel;
 mod prompts;
 mod routing;
 mod ui;
