@@ -573,7 +573,7 @@ async fn gateway_calls_are_exported_as_genai_spans_with_retries() {
     assert_eq!(ok.status(), StatusCode::OK);
     let ok_id = trace_id(&ok);
     let failed = server.chat(&json!({"model": "gpt", "messages": user("x")})).await;
-    assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
     let failed_id = trace_id(&failed);
 
     let spans = collector.wait_for(2).await;
