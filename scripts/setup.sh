@@ -27,9 +27,10 @@ if [ ! -s crates/gantry-core/lexicons/given_names.txt ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv with the openai SDK and pytest"
+  echo "setup: creating .venv with the openai SDK, the OpenTelemetry SDK and pytest"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import openai, pytest, numpy, tokenizers, safetensors" >/dev/null 2>&1; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check "openai>=1.40,<3" "pytest>=8" numpy tokenizers safetensors
+if ! .venv/bin/python -c "import openai, pytest, numpy, tokenizers, safetensors, opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter" >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check "openai>=1.40,<3" "pytest>=8" numpy tokenizers safetensors \
+    "opentelemetry-sdk>=1.30" "opentelemetry-exporter-otlp-proto-http>=1.30"
 fi

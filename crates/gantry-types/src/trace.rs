@@ -146,7 +146,8 @@ pub struct TraceRecord {
     pub upstream_model: Option<String>,
     pub attempts: Vec<Attempt>,
     pub status: TraceStatus,
-    /// The HTTP status the client got.
+    /// The HTTP status the client got; 0 when unknown (spans received over OpenTelemetry
+    /// without `http.response.status_code`).
     pub http_status: u16,
     pub error: Option<TraceError>,
     pub stream: bool,

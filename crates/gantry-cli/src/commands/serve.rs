@@ -59,10 +59,25 @@ pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyho
         }
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "gantry is serving; OpenAI base URL: http://{addr}/v1");
+    tracing::info!("OTLP trace ingest: POST http://{addr}/v1/traces (protobuf or JSON)");
+    if let Some(otlp) = &config.telemetry.otlp {
+        tracing::info!(collector = collector_host(&otlp.endpoint), service_name = %otlp.service_name, "exporting traces over OTLP");
+    }
     gantry_server::serve(listener, gantry_server::AppState::from_service(&service), shutdown_signal()).await?;
     let gateway = service.gateway.clone();
+    let telemetry = service.telemetry.clone();
     service.shutdown().await;
     let stats = gateway.traces().stats();
     tracing::info!(written = stats.written, dropped = stats.dropped, "stopped");
+    if let Some(otlp) = telemetry.export_stats() {
+        tracing::info!(exported = otlp.exported, dropped = otlp.dropped, failed = otlp.failed, "OTLP exporter stopped");
+    }
     Ok(())
+}
+
+/// The host and port of a collector URL, without any credentials it carries.
+fn collector_host(endpoint: &str) -> &str {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or(authority)
 }
