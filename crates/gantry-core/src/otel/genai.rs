@@ -54,6 +54,7 @@ pub fn span_to_record(
     let parent = match span.parent_span_id.len() {
         0 => None,
         8 if span.parent_span_id.iter().all(|b| *b == 0) => None,
+        8 if span.parent_span_id == span.span_id => return Err("a span cannot be its own parent".to_string()),
         8 => Some(record_id(&span.trace_id, &span.parent_span_id)),
         n => return Err(format!("parent_span_id must be empty or 8 bytes (got {n} bytes)")),
     };

@@ -6,6 +6,7 @@ use super::attributes::attributes_to_json;
 use super::genai::{span_to_record, SpanSource};
 use super::OtelError;
 use crate::config::Price;
+use bytes::Bytes;
 use gantry_store::Store;
 use gantry_types::TraceRecord;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -165,6 +166,28 @@ fn span_count(request: &ExportTraceServiceRequest) -> usize {
     request.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
 }
 
+/// The records of a request body, the reasons of the spans rejected, and the span count.
+fn decode_and_map(
+    body: &[u8],
+    encoding: OtlpEncoding,
+    gzip: bool,
+    prices: &BTreeMap<String, Price>,
+    redact: bool,
+) -> Result<(Vec<TraceRecord>, Vec<String>, usize), OtelError> {
+    let request = decode(body, encoding, gzip)?;
+    let spans = span_count(&request);
+    if spans > MAX_SPANS_PER_REQUEST {
+        return Err(OtelError::TooLarge(format!(
+            "{spans} spans in one request; send at most {MAX_SPANS_PER_REQUEST} per request"
+        )));
+    }
+    let (mut records, reasons) = map_request(&request, prices);
+    if redact {
+        records.iter_mut().for_each(crate::guardrails::redact_record);
+    }
+    Ok((records, reasons, spans))
+}
+
 /// Receives OTLP spans into the store.
 pub struct OtlpIngest {
     store: Arc<dyn Store>,
@@ -183,7 +206,7 @@ impl OtlpIngest {
     /// says which were accepted. The encoding is returned for the response.
     pub async fn ingest(
         &self,
-        body: &[u8],
+        body: Bytes,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
     ) -> Result<(OtlpEncoding, IngestReport), OtelError> {
@@ -194,18 +217,13 @@ impl OtlpIngest {
             ))
         })?;
         let gzip = is_gzip(content_encoding)?;
-        let request = decode(body, encoding, gzip)?;
-        let spans = span_count(&request);
-        if spans > MAX_SPANS_PER_REQUEST {
-            return Err(OtelError::TooLarge(format!(
-                "{spans} spans in one request; send at most {MAX_SPANS_PER_REQUEST} per request"
-            )));
-        }
-        let (mut records, reasons) = map_request(&request, &self.prices);
-        drop(request);
-        if self.redact {
-            records.iter_mut().for_each(crate::guardrails::redact_record);
-        }
+        let (prices, redact) = (self.prices.clone(), self.redact);
+        // Decoding and mapping 10 000 spans takes tens of milliseconds: not on the threads that
+        // serve the gateway's calls.
+        let (records, reasons, spans) =
+            tokio::task::spawn_blocking(move || decode_and_map(&body, encoding, gzip, &prices, redact))
+                .await
+                .map_err(|e| OtelError::Internal(format!("decoding OTLP spans failed: {e}")))??;
         if !records.is_empty() {
             self.store.insert_traces(&records).await.map_err(|e| {
                 tracing::error!(error = %e, spans = records.len(), "OTLP spans could not be stored");

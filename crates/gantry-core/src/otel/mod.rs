@@ -33,6 +33,9 @@ pub enum OtelError {
     /// The store refused the spans; the sender should retry.
     #[error("the trace store is unavailable; retry later")]
     Store(StoreError),
+    /// A failure inside Gantry.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl OtelError {
@@ -43,6 +46,7 @@ impl OtelError {
             OtelError::UnsupportedMediaType(_) => "unsupported_media_type",
             OtelError::TooLarge(_) => "payload_too_large",
             OtelError::Store(_) => "store_unavailable",
+            OtelError::Internal(_) => "internal_error",
         }
     }
 
@@ -53,6 +57,7 @@ impl OtelError {
             OtelError::UnsupportedMediaType(_) => 415,
             OtelError::TooLarge(_) => 413,
             OtelError::Store(_) => 503,
+            OtelError::Internal(_) => 500,
         }
     }
 

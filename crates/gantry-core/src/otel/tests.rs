@@ -195,6 +195,9 @@ fn hostile_spans_are_rejected_with_the_reason_never_a_panic() {
     sp.parent_span_id = vec![1; 3];
     assert!(map(&sp, &prices).unwrap_err().contains("parent_span_id"));
     let mut sp = span(vec![]);
+    sp.parent_span_id = sp.span_id.clone();
+    assert!(map(&sp, &prices).unwrap_err().contains("its own parent"));
+    let mut sp = span(vec![]);
     sp.start_time_unix_nano = u64::MAX;
     assert!(map(&sp, &prices).unwrap_err().contains("start_time_unix_nano"));
     // Ends before it starts: no negative latency. An all-zero parent is a root.

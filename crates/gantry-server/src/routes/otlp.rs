@@ -25,7 +25,7 @@ pub async fn ingest(
         }
     };
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    match state.telemetry.ingest.ingest(&body, text(header::CONTENT_TYPE), text(header::CONTENT_ENCODING)).await {
+    match state.telemetry.ingest.ingest(body, text(header::CONTENT_TYPE), text(header::CONTENT_ENCODING)).await {
         Ok((encoding, report)) => {
             ([(header::CONTENT_TYPE, encoding.content_type())], report.encode(encoding)).into_response()
         }
