@@ -9,7 +9,7 @@
 //! alternate; medians reported.
 //!
 //! `cargo bench -p gantry-benches --bench otlp_ingest --profile dev --config 'profile.dev.opt-level=3'`
-//! Env: GANTRY_BENCH_BATCHES (requests per round, default 200), GANTRY_BENCH_ROUNDS (default 3),
+//! Env: GANTRY_BENCH_BATCHES (requests per round, default 300), GANTRY_BENCH_ROUNDS (default 5),
 //! GANTRY_BENCH_CONNECTIONS (default 4).
 
 use gantry_core::config::{parse, validate};
@@ -213,8 +213,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let requests = env_usize("GANTRY_BENCH_BATCHES", 200);
-    let rounds = env_usize("GANTRY_BENCH_ROUNDS", 3);
+    let requests = env_usize("GANTRY_BENCH_BATCHES", 300);
+    let rounds = env_usize("GANTRY_BENCH_ROUNDS", 5);
     let connections = env_usize("GANTRY_BENCH_CONNECTIONS", 4);
     let prices = BTreeMap::from([(
         "gpt-4o-mini".to_string(),

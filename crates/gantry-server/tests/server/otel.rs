@@ -360,10 +360,13 @@ async fn gzip_bodies_are_accepted_in_both_encodings() {
     server.shutdown().await;
 }
 
+/// A body, its content type and encoding, and the status, code and message word expected.
+type BadCase = (Vec<u8>, &'static str, Option<&'static str>, StatusCode, &'static str, &'static str);
+
 #[tokio::test]
 async fn unreadable_bodies_are_400_and_other_formats_415() {
     let server = TestServer::start(&mock_config(&[], "")).await;
-    let cases: Vec<(Vec<u8>, &str, Option<&str>, StatusCode, &str, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             b"\xff\xff\xff\xff not protobuf".to_vec(),
             PROTOBUF,
@@ -460,17 +463,20 @@ async fn too_many_spans_in_one_request_is_413() {
     server.shutdown().await;
 }
 
+/// What a collector received: each request's headers and body.
+type Received = Arc<Mutex<Vec<(HeaderMap, ExportTraceServiceRequest)>>>;
+
 /// An OTLP collector on 127.0.0.1:0 that keeps what it receives and answers with the scripted
 /// statuses (then 200).
 struct Collector {
     url: String,
-    received: Arc<Mutex<Vec<(HeaderMap, ExportTraceServiceRequest)>>>,
+    received: Received,
     statuses: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Collector {
     async fn start(statuses: Vec<u16>) -> Collector {
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received: Received = Arc::default();
         let statuses = Arc::new(Mutex::new(statuses));
         let (kept, script) = (received.clone(), statuses.clone());
         let app = axum::Router::new().route(
