@@ -221,6 +221,7 @@ pub fn span_to_record(
         output_check: None,
         api_key_id: None,
         guardrails: Vec::new(),
+        deployment: None,
     })
 }
 
