@@ -39,6 +39,7 @@ pub struct RawConfig {
     pub guardrails: crate::guardrails::RawGuardrails,
     #[serde(default)]
     pub objectives: Vec<crate::analytics::RawObjective>,
+    #[serde(default)]
     pub telemetry: crate::otel::RawTelemetry,
 }
 
