@@ -72,10 +72,18 @@ async fn js<T: serde::de::DeserializeOwned>(page: &Page, expression: &str) -> T 
     page.evaluate(expression).await.unwrap_or_else(|e| panic!("{expression}: {e}")).into_value().unwrap()
 }
 
-/// Polls `expression` until it is true.
+/// Polls `expression` until it is true; while the page is navigating (a form reloads it) the
+/// evaluation fails, which counts as not yet.
 async fn wait_until(page: &Page, expression: &str) {
     let deadline = Instant::now() + WAIT;
-    while !js::<bool>(page, expression).await {
+    loop {
+        let done = match page.evaluate(expression).await {
+            Ok(result) => result.into_value::<bool>().unwrap_or(false),
+            Err(_) => false,
+        };
+        if done {
+            return;
+        }
         assert!(Instant::now() < deadline, "timed out waiting for {expression}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
