@@ -6,6 +6,9 @@
 //! summary in SQL over the traces table (count, errors, token and cost sums, and p95 latency by
 //! ORDER BY ... LIMIT 1 OFFSET), over the same range. Medians of several runs.
 //!
+//! Then serves the store and times whole pages of the web UI over loopback (the dashboard, the
+//! trace list with its filters and text search, one trace), rendered HTML included.
+//!
 //! `cargo bench -p gantry-benches --bench dashboard --profile dev --config 'profile.dev.opt-level=3'`
 //! Env: GANTRY_BENCH_TRACES (default 1000000), GANTRY_BENCH_RUNS (default 5).
 
@@ -123,4 +126,51 @@ async fn main() {
             show(naive.p95_ms),
         );
     }
+    pages(dir.path(), runs).await;
+}
+
+/// Serves the generated store and times pages of the web UI, end to end over loopback.
+async fn pages(data_dir: &std::path::Path, runs: usize) {
+    use gantry_core::config::{parse, validate};
+    use gantry_core::{Overrides, Progress, Service};
+    let raw = parse("[local]\nenabled = false\n").unwrap();
+    let config = validate(raw, Overrides { data_dir: Some(data_dir.to_path_buf()), ..Default::default() }).unwrap();
+    let service = Service::start(&config, Progress::Quiet).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gantry_server::serve(listener, gantry_server::AppState::from_service(&service), async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let list: serde_json::Value =
+        http.get(format!("{base}/api/traces?limit=1")).send().await.unwrap().json().await.unwrap();
+    let some_trace = list["data"][0]["id"].as_str().unwrap().to_string();
+    let model = list["data"][0]["requested_model"].as_str().unwrap().to_string();
+    println!("{:<44} {:>10} {:>10}", "page (1M traces)", "median", "KB");
+    let paths = [
+        "/?window=1h".to_string(),
+        "/?window=24h".to_string(),
+        "/?window=30d".to_string(),
+        format!("/?window=30d&model={model}"),
+        "/ui/traces".to_string(),
+        format!("/ui/traces?model={model}&status=error"),
+        "/ui/traces?q=refund".to_string(),
+        format!("/ui/traces/{some_trace}"),
+    ];
+    for path in paths {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let response = http.get(format!("{base}{path}")).send().await.unwrap();
+            assert!(response.status().is_success(), "{path}: {}", response.status());
+            size = response.bytes().await.unwrap().len();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!("{path:<44} {:>7.1} ms {:>10.0}", median(times), size as f64 / 1024.0);
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    service.shutdown().await;
 }
