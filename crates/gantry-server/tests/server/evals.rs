@@ -4,7 +4,7 @@ use crate::*;
 use gantry_core::prompts::FileFormat;
 use gantry_evals::runs::{Baseline, Evaluation, NoProgress, Suite};
 
-const SUITE: &str = r#"
+pub(crate) const SUITE: &str = r#"
 name = "sums"
 dataset = "sums"
 concurrency = 1

@@ -2,20 +2,9 @@
 //! page with the right status, the key cookie signs a browser in, pages redirect to the login
 //! once keys exist. `browser.rs` drives the same pages in headless Chromium.
 
+use crate::evals::SUITE;
 use crate::*;
 use gantry_evals::runs::{Baseline, Evaluation, NoProgress, Suite};
-
-pub(crate) const SUITE: &str = r#"
-name = "sums"
-dataset = "sums"
-concurrency = 1
-[target]
-model = "gpt"
-[[evaluators]]
-name = "answer"
-type = "numeric_match"
-threshold = 0.5
-"#;
 
 /// What `seed` stored, for the pages to show.
 pub(crate) struct Seeded {

@@ -111,6 +111,33 @@ pub struct EnvironmentBody {
     reason: Option<String>,
 }
 
+/// A one-step change of a route's deployment.
+#[derive(Clone, Copy)]
+enum Step {
+    Rollback,
+    PromoteFull,
+    AbortCanary,
+}
+
+async fn step(
+    state: AppState,
+    principal: Principal,
+    route: String,
+    body: Option<Json<EnvironmentBody>>,
+    step: Step,
+) -> Result<Json<Deployment>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let env = environment_of(body.environment);
+    let (store, actor) = (state.gateway.store().as_ref(), principal.actor());
+    let deployment = match step {
+        Step::Rollback => deploy::rollback(store, &route, &env, &actor).await?,
+        Step::PromoteFull => deploy::promote_full(store, &route, &env, &actor).await?,
+        Step::AbortCanary => deploy::abort_canary(store, &route, &env, &actor, body.reason).await?,
+    };
+    state.gateway.deployments().invalidate();
+    Ok(Json(deployment))
+}
+
 /// Returns to the previous release.
 pub async fn rollback(
     State(state): State<AppState>,
@@ -118,11 +145,7 @@ pub async fn rollback(
     Path(route): Path<String>,
     body: Option<Json<EnvironmentBody>>,
 ) -> Result<Json<Deployment>, ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
-    let env = environment_of(body.environment);
-    let deployment = deploy::rollback(state.gateway.store().as_ref(), &route, &env, &principal.actor()).await?;
-    state.gateway.deployments().invalidate();
-    Ok(Json(deployment))
+    step(state, principal, route, body, Step::Rollback).await
 }
 
 /// Makes the canary current.
@@ -132,11 +155,7 @@ pub async fn promote_full(
     Path(route): Path<String>,
     body: Option<Json<EnvironmentBody>>,
 ) -> Result<Json<Deployment>, ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
-    let env = environment_of(body.environment);
-    let deployment = deploy::promote_full(state.gateway.store().as_ref(), &route, &env, &principal.actor()).await?;
-    state.gateway.deployments().invalidate();
-    Ok(Json(deployment))
+    step(state, principal, route, body, Step::PromoteFull).await
 }
 
 /// Stops the canary.
@@ -146,10 +165,5 @@ pub async fn abort_canary(
     Path(route): Path<String>,
     body: Option<Json<EnvironmentBody>>,
 ) -> Result<Json<Deployment>, ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
-    let env = environment_of(body.environment);
-    let deployment =
-        deploy::abort_canary(state.gateway.store().as_ref(), &route, &env, &principal.actor(), body.reason).await?;
-    state.gateway.deployments().invalidate();
-    Ok(Json(deployment))
+    step(state, principal, route, body, Step::AbortCanary).await
 }
