@@ -87,3 +87,58 @@ fn promote_behind_a_gate_canary_and_roll_back() {
     assert_eq!(actions, ["rollback", "promote_full", "canary", "gate_refused", "promote"], "{history}");
     assert!(history.contains("magic.mean"), "the refusal says why: {history}");
 }
+
+/// `examples/ci/deploy.sh`, as both example pipelines call it: a pull request gates the
+/// prompt into staging, the merge gates the same version into production; a change the gate
+/// refuses stops the pipeline with exit 2.
+#[test]
+fn the_example_pipeline_gates_staging_then_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tiny_config(d);
+    std::fs::write(d.join("items.jsonl"), ITEMS).unwrap();
+    ok(d, &["datasets", "import", "topics", "items.jsonl"]);
+    prompt(d, "Be brief.");
+    let gate = suite(d, "greet-gate", false);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/deploy.sh");
+    let run = |environment: &str, gate: &str| {
+        std::process::Command::new("bash")
+            .arg(&script)
+            .current_dir(d)
+            .env("GANTRY", env!("CARGO_BIN_EXE_gantry"))
+            .env("GANTRY_MODEL_SOURCES", "")
+            .env("GANTRY_AUTHOR", "ci-bot")
+            .env("COMMIT_MESSAGE", "support: shorter")
+            .env("ROUTE", "greet-bot")
+            .env("PROMPT_FILE", "greet.toml")
+            .env("GATE", gate)
+            .env("ENVIRONMENT", environment)
+            .env_remove("GANTRY_CONFIG")
+            .env_remove("GANTRY_DATA_DIR")
+            .env_remove("GANTRY_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let staging = run("staging", &gate);
+    let stdout = text(&staging.stdout);
+    assert!(staging.status.success(), "{}\n{stdout}", text(&staging.stderr));
+    assert!(stdout.contains("greet: unchanged, still version 1"), "the file was pushed before: {stdout}");
+    assert!(stdout.contains("greet-bot in staging: release 1 (prompt:greet@1)"), "{stdout}");
+    let production = run("production", &gate);
+    assert!(production.status.success(), "{}", text(&production.stderr));
+    let status = ok(d, &["deploy", "status", "greet-bot"]);
+    assert_eq!(status.lines().count(), 3, "staging and production: {status}");
+
+    // A new prompt version that fails a stricter gate does not reach production.
+    std::fs::write(
+        d.join("greet.toml"),
+        std::fs::read_to_string(d.join("greet.toml")).unwrap().replace("Be brief.", "Be terse."),
+    )
+    .unwrap();
+    let strict = suite(d, "strict-gate", true);
+    let refused = run("production", &strict);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stdout).contains("greet: created version 2"));
+    let status = ok(d, &["deploy", "status", "greet-bot"]);
+    assert!(status.lines().any(|l| l.contains("production") && l.contains("prompt:greet@1")), "{status}");
+}
