@@ -2,7 +2,7 @@
 //! promote v1 behind a gate, refuse a candidate that fails it (exit 2, recorded), canary v2,
 //! promote it fully, roll back in one step, and read status and history.
 
-use super::{gantry, text, tiny_config};
+use super::{gantry, succeeds as ok, text, tiny_config};
 use std::path::Path;
 
 const ITEMS: &str = r#"{"input": {"topic": "tea"}, "expected": "tea"}
@@ -37,12 +37,6 @@ fn suite(dir: &Path, name: &str, impossible: bool) -> String {
     )
     .unwrap();
     path.display().to_string()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = gantry(dir, args);
-    assert!(out.status.success(), "gantry {args:?}: {}\n{}", text(&out.stderr), text(&out.stdout));
-    text(&out.stdout)
 }
 
 #[test]
