@@ -39,14 +39,21 @@ fn suite(dir: &Path, name: &str, impossible: bool) -> String {
     path.display().to_string()
 }
 
-#[test]
-fn promote_behind_a_gate_canary_and_roll_back() {
+/// A data directory on the tiny model with the `topics` dataset and version 1 of `greet`.
+fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     tiny_config(d);
     std::fs::write(d.join("items.jsonl"), ITEMS).unwrap();
     ok(d, &["datasets", "import", "topics", "items.jsonl"]);
     prompt(d, "Be brief.");
+    dir
+}
+
+#[test]
+fn promote_behind_a_gate_canary_and_roll_back() {
+    let dir = project();
+    let d = dir.path();
     prompt(d, "Be very brief.");
 
     let gate = suite(d, "greet-gate", false);
@@ -87,12 +94,8 @@ fn promote_behind_a_gate_canary_and_roll_back() {
 /// refuses stops the pipeline with exit 2.
 #[test]
 fn the_example_pipeline_gates_staging_then_production() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = project();
     let d = dir.path();
-    tiny_config(d);
-    std::fs::write(d.join("items.jsonl"), ITEMS).unwrap();
-    ok(d, &["datasets", "import", "topics", "items.jsonl"]);
-    prompt(d, "Be brief.");
     let gate = suite(d, "greet-gate", false);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/deploy.sh");
     let run = |environment: &str, gate: &str| {
