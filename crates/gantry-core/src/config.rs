@@ -41,7 +41,25 @@ pub struct RawConfig {
     pub objectives: Vec<crate::analytics::RawObjective>,
     #[serde(default)]
     pub telemetry: crate::otel::RawTelemetry,
+    #[serde(default)]
+    pub deploy: RawDeploy,
+    /// `[[online_evaluators]]`: kept as written; the evaluation crate, which knows the
+    /// evaluator types, parses and checks them when the server starts.
+    #[serde(default)]
+    pub online_evaluators: Vec<serde_json::Value>,
 }
+
+/// `[deploy]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploy {
+    /// How often canary bounds and adaptive experiments are checked; 0 turns the watcher off.
+    pub watch_interval_ms: Option<u64>,
+}
+
+/// The deployment watcher's default interval: bounds act within seconds, and a pass is a
+/// few indexed queries per deployed route.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// `[server]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -142,6 +160,10 @@ pub struct Config {
     pub objectives: Vec<crate::analytics::Objective>,
     /// OpenTelemetry export.
     pub telemetry: crate::otel::TelemetrySettings,
+    /// How often the deployment watcher runs; `None`: it does not.
+    pub deploy_watch_interval: Option<Duration>,
+    /// `[[online_evaluators]]` as written (see `RawConfig::online_evaluators`).
+    pub online_evaluators: Vec<serde_json::Value>,
 }
 
 /// The embedded engine's settings.
@@ -506,6 +528,12 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         guardrails,
         objectives,
         telemetry,
+        deploy_watch_interval: match raw.deploy.watch_interval_ms {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => Some(DEFAULT_WATCH_INTERVAL),
+        },
+        online_evaluators: raw.online_evaluators,
     })
 }
 

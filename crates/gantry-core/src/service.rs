@@ -52,6 +52,8 @@ pub struct Service {
     pub telemetry: Arc<Telemetry>,
     writer: TraceWriter,
     exporter: Option<OtlpExporter>,
+    /// Stops canaries that cross their bounds and reweights adaptive experiments.
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// `gen_ai.provider.name` of each provider instance, for exported spans.
@@ -114,7 +116,8 @@ impl Service {
         let access = access_control(config, &gateway);
         let objectives = config.objectives.clone().into();
         let telemetry = telemetry(config, &gateway, exporter.as_ref());
-        Ok(Self { gateway, collections, chains, access, objectives, telemetry, writer, exporter })
+        let watcher = config.deploy_watch_interval.map(|every| crate::deploy::spawn_watcher(gateway.clone(), every));
+        Ok(Self { gateway, collections, chains, access, objectives, telemetry, writer, exporter, watcher })
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -134,6 +137,9 @@ impl Service {
     /// Commits every queued trace and stops the writer, then sends what the OTLP exporter
     /// holds and stops it.
     pub async fn shutdown(self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
         self.writer.shutdown().await;
         if let Some(exporter) = self.exporter {
             exporter.shutdown().await;

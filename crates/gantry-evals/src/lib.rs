@@ -5,5 +5,6 @@
 pub mod datasets;
 pub mod gated;
 pub mod metrics;
+pub mod online;
 pub mod review;
 pub mod runs;

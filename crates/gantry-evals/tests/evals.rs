@@ -3,5 +3,7 @@
 
 #[path = "evals/metrics.rs"]
 mod metrics;
+#[path = "evals/online.rs"]
+mod online;
 #[path = "evals/runs.rs"]
 mod runs;

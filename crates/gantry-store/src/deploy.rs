@@ -2,7 +2,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
-use gantry_types::{Deployment, DeploymentEvent, Release, ReleaseGate, ReleaseTarget};
+use gantry_types::{ArmTotals, Deployment, DeploymentEvent, Release, ReleaseGate, ReleaseTarget};
 
 /// A release to store; the store gives it the next number of its route and environment.
 #[derive(Debug, Clone)]
@@ -47,4 +47,12 @@ pub trait DeploymentStore: Send + Sync {
         environment: Option<&str>,
         limit: u32,
     ) -> Result<Vec<DeploymentEvent>, StoreError>;
+    /// What each arm (release and variant) of a route did since `since` in an environment:
+    /// requests, errors, latency and cost sums, and numeric feedback by name.
+    async fn arm_totals(
+        &self,
+        route: &str,
+        environment: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<ArmTotals>, StoreError>;
 }

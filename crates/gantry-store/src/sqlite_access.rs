@@ -36,6 +36,7 @@ fn row_to_key(row: &SqliteRow) -> Result<ApiKey, StoreError> {
         rpm: optional_u32(row, "rpm")?,
         tpm: optional_u32(row, "tpm")?,
         budget,
+        environment: row.try_get("environment")?,
         created_at: from_micros(row.try_get("created_at_us")?)?,
         revoked_at: revoked.map(from_micros).transpose()?,
         id,
@@ -63,7 +64,7 @@ impl KeyStore for SqliteStore {
     async fn insert_key(&self, key: &ApiKey, secret_sha256: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_keys (id, name, role, prefix, secret_sha256, models, rpm, tpm, budget_usd,
-             budget_period, created_at_us, revoked_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             budget_period, environment, created_at_us, revoked_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.id)
         .bind(&key.name)
@@ -75,6 +76,7 @@ impl KeyStore for SqliteStore {
         .bind(key.tpm.map(i64::from))
         .bind(key.budget.map(|b| b.usd))
         .bind(key.budget.map(|b| b.period.as_str()))
+        .bind(&key.environment)
         .bind(to_micros(key.created_at))
         .bind(key.revoked_at.map(to_micros))
         .execute(&self.pool)

@@ -5,9 +5,11 @@ use crate::sqlite::{from_micros, json_text, to_micros};
 use crate::{SqliteStore, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
-use gantry_types::{Canary, Deployment, DeploymentAction, DeploymentEvent, Release};
+use gantry_types::{ArmTotals, Canary, Deployment, DeploymentAction, DeploymentEvent, MomentSums, Release};
+use serde::de::DeserializeOwned;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row};
+use std::collections::BTreeMap;
 
 fn number(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
     let v: i64 = row.try_get(column)?;
@@ -38,9 +40,14 @@ fn row_to_release(row: &SqliteRow) -> Result<Release, StoreError> {
     })
 }
 
+fn json_column<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t)).transpose().map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
 fn row_to_deployment(row: &SqliteRow) -> Result<Deployment, StoreError> {
     let canary = match (optional_number(row, "canary_release")?, row.try_get::<Option<f64>, _>("canary_percent")?) {
-        (Some(release), Some(percent)) => Some(Canary { release, percent }),
+        (Some(release), Some(percent)) => Some(Canary { release, percent, guard: json_column(row, "canary_guard")? }),
         _ => None,
     };
     Ok(Deployment {
@@ -48,6 +55,7 @@ fn row_to_deployment(row: &SqliteRow) -> Result<Deployment, StoreError> {
         environment: row.try_get("environment")?,
         current: number(row, "current_release")?,
         canary,
+        experiment: json_column(row, "experiment")?,
         updated_by: row.try_get("updated_by")?,
         updated_at: from_micros(row.try_get("updated_at_us")?)?,
     })
@@ -168,18 +176,22 @@ impl DeploymentStore for SqliteStore {
         next: &Deployment,
         event: &DeploymentEvent,
     ) -> Result<bool, StoreError> {
+        let guard = next.canary.as_ref().and_then(|c| c.guard.as_ref()).map(json_text).transpose()?;
+        let experiment = next.experiment.as_ref().map(json_text).transpose()?;
         let mut tx = self.pool.begin().await?;
         let changed = match expected {
             // The row must not exist yet: a concurrent first promotion loses on the primary key.
             None => sqlx::query(
                 "INSERT OR IGNORE INTO deployments (route, environment, current_release, canary_release, canary_percent,
-                 updated_by, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 canary_guard, experiment, updated_by, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&next.route)
             .bind(&next.environment)
             .bind(i64::from(next.current))
             .bind(next.canary.as_ref().map(|c| i64::from(c.release)))
             .bind(next.canary.as_ref().map(|c| c.percent))
+            .bind(guard.clone())
+            .bind(experiment.clone())
             .bind(&next.updated_by)
             .bind(to_micros(next.updated_at))
             .execute(&mut *tx)
@@ -190,6 +202,8 @@ impl DeploymentStore for SqliteStore {
                 q.push_bind(i64::from(next.current));
                 q.push(", canary_release = ").push_bind(next.canary.as_ref().map(|c| i64::from(c.release)));
                 q.push(", canary_percent = ").push_bind(next.canary.as_ref().map(|c| c.percent));
+                q.push(", canary_guard = ").push_bind(guard);
+                q.push(", experiment = ").push_bind(experiment);
                 q.push(", updated_by = ").push_bind(next.updated_by.clone());
                 q.push(", updated_at_us = ").push_bind(to_micros(next.updated_at));
                 q.push(" WHERE route = ").push_bind(expected.route.clone());
@@ -228,5 +242,77 @@ impl DeploymentStore for SqliteStore {
         q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(row_to_event).collect()
+    }
+
+    async fn arm_totals(
+        &self,
+        route: &str,
+        environment: &str,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<ArmTotals>, StoreError> {
+        // Root traces only: a call's spans are not calls of their own.
+        const ARMS: &str = "FROM traces t WHERE t.route = ? AND t.started_at_us >= ? AND t.parent_id IS NULL
+             AND json_extract(t.deployment, '$.environment') = ?";
+        let rows = sqlx::query(&format!(
+            "SELECT json_extract(t.deployment, '$.release') AS release, json_extract(t.deployment, '$.variant') AS variant,
+                    COUNT(*) AS requests, TOTAL(t.status = 'error') AS errors,
+                    TOTAL(t.latency_ms) AS latency_sum, TOTAL(t.latency_ms * t.latency_ms) AS latency_sq,
+                    COUNT(t.cost_usd) AS cost_n, TOTAL(t.cost_usd) AS cost_sum, TOTAL(t.cost_usd * t.cost_usd) AS cost_sq
+             {ARMS} GROUP BY 1, 2 ORDER BY 1, 2"
+        ))
+        .bind(route)
+        .bind(to_micros(since))
+        .bind(environment)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut arms = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let count = |column: &str| -> Result<u64, StoreError> {
+                let v: i64 = row.try_get(column)?;
+                Ok(u64::try_from(v).unwrap_or(0))
+            };
+            let requests = count("requests")?;
+            arms.push(ArmTotals {
+                release: number(row, "release")?,
+                variant: row.try_get::<Option<String>, _>("variant")?.unwrap_or_default(),
+                requests,
+                errors: row.try_get::<f64, _>("errors")? as u64,
+                latency_ms: MomentSums {
+                    n: requests,
+                    sum: row.try_get("latency_sum")?,
+                    sum_sq: row.try_get("latency_sq")?,
+                },
+                cost_usd: MomentSums {
+                    n: count("cost_n")?,
+                    sum: row.try_get("cost_sum")?,
+                    sum_sq: row.try_get("cost_sq")?,
+                },
+                scores: BTreeMap::new(),
+            });
+        }
+        let scores = sqlx::query(
+            "SELECT json_extract(t.deployment, '$.release') AS release, json_extract(t.deployment, '$.variant') AS variant,
+                    f.name AS name, COUNT(*) AS n, TOTAL(f.value_number) AS total, TOTAL(f.value_number * f.value_number) AS sq
+             FROM feedback f JOIN traces t ON t.id = f.trace_id
+             WHERE t.route = ? AND t.started_at_us >= ? AND t.parent_id IS NULL
+               AND json_extract(t.deployment, '$.environment') = ? AND f.value_number IS NOT NULL
+             GROUP BY 1, 2, 3",
+        )
+        .bind(route)
+        .bind(to_micros(since))
+        .bind(environment)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &scores {
+            let release = number(row, "release")?;
+            let variant = row.try_get::<Option<String>, _>("variant")?.unwrap_or_default();
+            let n: i64 = row.try_get("n")?;
+            let sums =
+                MomentSums { n: u64::try_from(n).unwrap_or(0), sum: row.try_get("total")?, sum_sq: row.try_get("sq")? };
+            if let Some(arm) = arms.iter_mut().find(|a| a.release == release && a.variant == variant) {
+                arm.scores.insert(row.try_get("name")?, sums);
+            }
+        }
+        Ok(arms)
     }
 }

@@ -95,6 +95,10 @@ pub struct NewApiKey {
     /// Tokens per minute (prompt + completion).
     pub tpm: Option<u32>,
     pub budget: Option<Budget>,
+    /// The environment the key's calls to deployed routes run in (e.g. `staging`); a key
+    /// without one follows the `x-gantry-environment` header, else production.
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 /// A stored API key: everything but the secret, of which only a hash and a short prefix are kept.
@@ -110,6 +114,8 @@ pub struct ApiKey {
     pub rpm: Option<u32>,
     pub tpm: Option<u32>,
     pub budget: Option<Budget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -181,6 +187,7 @@ mod tests {
             rpm: None,
             tpm: None,
             budget: None,
+            environment: None,
             created_at: Utc::now(),
             revoked_at: None,
         };

@@ -128,6 +128,82 @@ pub struct Canary {
     pub release: u32,
     /// Share of requests, 0 to 100.
     pub percent: f64,
+    /// Bounds that stop the canary by themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<CanaryGuard>,
+}
+
+/// The canary requests the bounds wait for when none is given: fewer say little.
+pub const DEFAULT_GUARD_MIN_REQUESTS: u64 = 20;
+
+fn default_min_requests() -> u64 {
+    DEFAULT_GUARD_MIN_REQUESTS
+}
+
+/// When a canary is stopped without anyone asking: its error rate or a score (user feedback
+/// or an online evaluator, by name) crosses a bound once it has served `min_requests`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryGuard {
+    /// Highest error rate (0 to 1) the canary may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_rate: Option<f64>,
+    /// A score's lowest mean: `NAME` is a feedback or online evaluator name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<ScoreBound>,
+    /// Canary requests (or scores, for a score bound) needed before a bound is checked.
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u64,
+}
+
+/// A score and the lowest mean it may have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreBound {
+    pub name: String,
+    pub min: f64,
+}
+
+/// One arm of an A/B experiment: a release and its share of the traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentVariant {
+    pub name: String,
+    pub release: u32,
+    /// Relative weight; the shares are the weights over their sum.
+    pub weight: f64,
+}
+
+/// Moves traffic toward the variant most likely to be best on a score (Thompson sampling).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptivePolicy {
+    /// The feedback or online evaluator name, with values in 0..1 (thumbs: true = 1).
+    pub metric: String,
+    /// The share every variant keeps, so a variant unlucky early can still recover.
+    #[serde(default = "default_min_weight")]
+    pub min_weight: f64,
+    /// Scores each variant needs before the weights move.
+    #[serde(default = "default_min_samples")]
+    pub min_samples: u64,
+}
+
+fn default_min_weight() -> f64 {
+    0.05
+}
+
+fn default_min_samples() -> u64 {
+    10
+}
+
+/// An A/B experiment: N weighted variants of a route, each a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Hashed with the sticky key, so a new experiment reshuffles who is in which variant.
+    pub id: String,
+    pub variants: Vec<ExperimentVariant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptivePolicy>,
+    pub started_at: DateTime<Utc>,
 }
 
 /// What a route runs in an environment now.
@@ -139,6 +215,9 @@ pub struct Deployment {
     pub current: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+    /// An A/B experiment, which takes all the traffic while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<Experiment>,
     pub updated_by: String,
     pub updated_at: DateTime<Utc>,
 }
@@ -159,6 +238,12 @@ pub enum DeploymentAction {
     AbortCanary,
     /// A promotion the gate refused.
     GateRefused,
+    /// An A/B experiment started.
+    Experiment,
+    /// An experiment's weights moved toward the better variants.
+    Reweight,
+    /// An experiment ended (its winner, if any, became current).
+    StopExperiment,
 }
 
 impl DeploymentAction {
@@ -171,6 +256,9 @@ impl DeploymentAction {
             DeploymentAction::PromoteFull => "promote_full",
             DeploymentAction::AbortCanary => "abort_canary",
             DeploymentAction::GateRefused => "gate_refused",
+            DeploymentAction::Experiment => "experiment",
+            DeploymentAction::Reweight => "reweight",
+            DeploymentAction::StopExperiment => "stop_experiment",
         }
     }
 
@@ -183,6 +271,9 @@ impl DeploymentAction {
             DeploymentAction::PromoteFull,
             DeploymentAction::AbortCanary,
             DeploymentAction::GateRefused,
+            DeploymentAction::Experiment,
+            DeploymentAction::Reweight,
+            DeploymentAction::StopExperiment,
         ]
         .into_iter()
         .find(|a| a.as_str() == text)
@@ -214,8 +305,53 @@ pub struct DeploymentUse {
     pub route: String,
     pub environment: String,
     pub release: u32,
-    /// `stable` or `canary`.
+    /// `stable` or `canary`, or an experiment's variant name.
     pub variant: String,
+}
+
+/// Sums from which a mean and its variance follow: n, the sum and the sum of squares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MomentSums {
+    pub n: u64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl MomentSums {
+    /// Adds one value.
+    pub fn push(&mut self, value: f64) {
+        self.n += 1;
+        self.sum += value;
+        self.sum_sq += value * value;
+    }
+
+    /// The mean, when there is a value.
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+
+    /// The sample variance (n - 1), when there are two values.
+    pub fn variance(&self) -> Option<f64> {
+        if self.n < 2 {
+            return None;
+        }
+        let n = self.n as f64;
+        // Rounding can make a constant sample's variance a hair below zero.
+        Some(((self.sum_sq - self.sum * self.sum / n) / (n - 1.0)).max(0.0))
+    }
+}
+
+/// What one arm of a route (a release and variant) did in a window, as the store adds it up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArmTotals {
+    pub release: u32,
+    pub variant: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_ms: MomentSums,
+    pub cost_usd: MomentSums,
+    /// Numeric and boolean feedback (and online evaluator scores) by name.
+    pub scores: std::collections::BTreeMap<String, MomentSums>,
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! `gantry deploy promote|rollback|abort|status|history`: releases of application-facing
+//! `gantry deploy promote|rollback|abort|status|history|compare|experiment|experiment-stop`: releases of application-facing
 //! routes. `promote --gate SUITE` runs the eval suite on the candidate (and, when needed, on
 //! the current release) with the gateway in-process and exits 2 when the gate refuses, so a
 //! CI/CD pipeline stops there. Without a gate every command also works on a running server
 //! (`--url`).
 
+use super::deploy_experiments as experiments;
 use super::eval::GateFailed;
 use super::Context;
 use crate::remote::call;
@@ -14,7 +15,7 @@ use gantry_core::deploy::{self, DeploymentStatus, PromoteRequest};
 use gantry_core::{Progress, Service};
 use gantry_evals::gated::{promote_gated, PromoteError};
 use gantry_evals::runs::{Evaluation, NoProgress, Suite};
-use gantry_types::{Deployment, DeploymentEvent, ReleaseTarget, DEFAULT_ENVIRONMENT, LOCAL_ACTOR};
+use gantry_types::{AdaptivePolicy, Deployment, DeploymentEvent, ReleaseTarget, DEFAULT_ENVIRONMENT, LOCAL_ACTOR};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -42,6 +43,15 @@ pub enum DeployCommand {
         /// Make the running canary the current release.
         #[arg(long)]
         full: bool,
+        /// Stop the canary by itself when its error rate (0-1) goes above this.
+        #[arg(long, requires = "canary")]
+        max_error_rate: Option<f64>,
+        /// Stop the canary by itself when a score's mean falls below VALUE: NAME=VALUE.
+        #[arg(long, requires = "canary", value_name = "NAME=VALUE")]
+        min_score: Option<String>,
+        /// Canary requests (or scores) before a bound is checked.
+        #[arg(long, requires = "canary")]
+        min_requests: Option<u64>,
         #[arg(long)]
         note: Option<String>,
         #[arg(long, conflicts_with = "gate")]
@@ -75,6 +85,53 @@ pub enum DeployCommand {
         #[arg(long)]
         json: bool,
     },
+    /// ROUTE's arms side by side: error rate, latency, cost and scores with 95% intervals,
+    /// each tested against the baseline arm.
+    Compare {
+        route: String,
+        #[arg(long = "env", default_value = DEFAULT_ENVIRONMENT)]
+        environment: String,
+        /// RFC 3339 start (default: since the canary or experiment began).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start an A/B experiment on ROUTE: --variant NAME[:WEIGHT]=TARGET, two or more.
+    Experiment {
+        route: String,
+        #[arg(long = "env", default_value = DEFAULT_ENVIRONMENT)]
+        environment: String,
+        /// NAME[:WEIGHT]=TARGET; TARGET is current, release:N, prompt:NAME@V, chain:NAME@V or model:NAME.
+        #[arg(long = "variant", required = true)]
+        variants: Vec<String>,
+        /// The model new prompt or chain variants run on.
+        #[arg(long)]
+        model: Option<String>,
+        /// Move traffic toward the variant best on this score (Thompson sampling; values 0-1).
+        #[arg(long)]
+        adaptive: Option<String>,
+        /// The share each variant keeps in adaptive mode.
+        #[arg(long, requires = "adaptive", default_value_t = 0.05)]
+        min_weight: f64,
+        /// Scores each variant needs before adaptive weights move.
+        #[arg(long, requires = "adaptive", default_value_t = 10)]
+        min_samples: u64,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// End ROUTE's experiment; --winner makes that variant's release current.
+    ExperimentStop {
+        route: String,
+        #[arg(long = "env", default_value = DEFAULT_ENVIRONMENT)]
+        environment: String,
+        #[arg(long)]
+        winner: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// ROUTE's history, newest first: who promoted what, canaries, rollbacks, refused gates.
     History {
         route: String,
@@ -90,14 +147,39 @@ pub enum DeployCommand {
 }
 
 /// Who the CLI records changes for: `GANTRY_AUTHOR`, else the local user.
-fn actor() -> String {
+pub(super) fn actor() -> String {
     std::env::var("GANTRY_AUTHOR").ok().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| LOCAL_ACTOR.to_string())
 }
 
 /// Runs a deploy subcommand.
 pub async fn run(ctx: &Context, command: DeployCommand) -> anyhow::Result<()> {
     match command {
-        DeployCommand::Promote { route, target, environment, model, gate, canary, full, note, url, json } => {
+        DeployCommand::Compare { route, environment, since, url, json } => {
+            experiments::compare(ctx, &route, &environment, since, url, json).await
+        }
+        DeployCommand::Experiment { route, environment, variants, model, adaptive, min_weight, min_samples, url } => {
+            let adaptive = adaptive.map(|metric| AdaptivePolicy { metric, min_weight, min_samples });
+            experiments::start(ctx, route, environment, &variants, model, adaptive, url).await
+        }
+        DeployCommand::ExperimentStop { route, environment, winner, url } => {
+            experiments::stop(ctx, &route, &environment, winner, url).await
+        }
+        DeployCommand::Promote {
+            route,
+            target,
+            environment,
+            model,
+            gate,
+            canary,
+            full,
+            max_error_rate,
+            min_score,
+            min_requests,
+            note,
+            url,
+            json,
+        } => {
+            let guard = experiments::guard(max_error_rate, min_score.as_deref(), min_requests)?;
             if full {
                 let deployment = match url {
                     Some(url) => remote_change(&url, &route, "promote-full", &environment, None).await?,
@@ -118,7 +200,8 @@ pub async fn run(ctx: &Context, command: DeployCommand) -> anyhow::Result<()> {
             let target: ReleaseTarget = target_text.parse()?;
             let result: Value = match (url, gate) {
                 (Some(url), _) => {
-                    let body = json!({"target": target_text, "environment": environment, "model": model, "canary": canary, "note": note});
+                    let body = json!({"target": target_text, "environment": environment, "model": model, "canary": canary,
+                        "guard": guard, "note": note});
                     call(Method::POST, &url, &format!("/api/deployments/{route}/promote"), &[], Some(&body)).await?
                 }
                 (None, gate) => {
@@ -130,6 +213,7 @@ pub async fn run(ctx: &Context, command: DeployCommand) -> anyhow::Result<()> {
                         actor: actor(),
                         gate: None,
                         canary_percent: canary,
+                        guard,
                         note,
                     };
                     promote_local(ctx, request, gate).await?
@@ -221,7 +305,7 @@ pub async fn run(ctx: &Context, command: DeployCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn with_store<T, F, Fut>(ctx: &Context, f: F) -> anyhow::Result<T>
+pub(super) async fn with_store<T, F, Fut>(ctx: &Context, f: F) -> anyhow::Result<T>
 where
     F: FnOnce(std::sync::Arc<dyn gantry_store::Store>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -310,8 +394,9 @@ fn status_table(list: &[DeploymentStatus]) -> String {
                     r.model.as_ref().map(|m| format!(" on {m}")).unwrap_or_default()
                 )
             };
-            let canary = match (&s.deployment.canary, &s.canary_release) {
-                (Some(c), Some(r)) => format!("{}% {}", c.percent, release(r)),
+            let canary = match (&s.deployment.canary, &s.canary_release, &s.deployment.experiment) {
+                (Some(c), Some(r), _) => format!("{}% {}", c.percent, release(r)),
+                (_, _, Some(e)) => experiments::describe_variants(e),
                 _ => "-".to_string(),
             };
             let gate = match &s.current_release.gate {
@@ -329,7 +414,7 @@ fn status_table(list: &[DeploymentStatus]) -> String {
             ]
         })
         .collect();
-    table::render(&["ROUTE", "ENV", "CURRENT", "CANARY", "GATE", "BY", "UPDATED (UTC)"], &rows)
+    table::render(&["ROUTE", "ENV", "CURRENT", "CANARY / EXPERIMENT", "GATE", "BY", "UPDATED (UTC)"], &rows)
 }
 
 fn history_table(events: &[DeploymentEvent]) -> String {

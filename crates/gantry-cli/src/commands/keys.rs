@@ -34,6 +34,10 @@ pub enum KeysCommand {
         budget_usd: Option<f64>,
         #[arg(long, value_enum, requires = "budget_usd")]
         budget_period: Option<PeriodArg>,
+        /// The environment the key's calls to deployed routes run in (e.g. staging); it may
+        /// not ask for another one.
+        #[arg(long)]
+        environment: Option<String>,
     },
     /// List keys (never their secrets).
     List {
@@ -99,6 +103,7 @@ fn key_row(k: &ApiKey) -> Vec<String> {
         dash(k.rpm.map(|n| n.to_string())),
         dash(k.tpm.map(|n| n.to_string())),
         dash(k.budget.map(|b| format!("${}/{}", b.usd, b.period.as_str()))),
+        dash(k.environment.clone()),
         k.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
         dash(k.revoked_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())),
     ]
@@ -120,7 +125,7 @@ fn audit_row(e: &AuditEntry) -> Vec<String> {
 pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
     let store = open(ctx).await?;
     match command {
-        KeysCommand::Create { name, role, models, rpm, tpm, budget_usd, budget_period } => {
+        KeysCommand::Create { name, role, models, rpm, tpm, budget_usd, budget_period, environment } => {
             let budget = match (budget_usd, budget_period) {
                 (Some(usd), Some(period)) => {
                     let period = match period {
@@ -131,7 +136,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            let new = NewApiKey { name, role: Some(role.into()), models, rpm, tpm, budget };
+            let new = NewApiKey { name, role: Some(role.into()), models, rpm, tpm, budget, environment };
             let created = create_key(store.as_ref(), new, Utc::now()).await?;
             audit(store.as_ref(), "gantry keys create", vec![format!("id={}", created.key.id)]).await?;
             let key = &created.key;
@@ -156,6 +161,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
                     "RPM",
                     "TPM",
                     "BUDGET",
+                    "ENVIRONMENT",
                     "CREATED (UTC)",
                     "REVOKED (UTC)",
                 ];

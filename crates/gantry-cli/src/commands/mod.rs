@@ -4,6 +4,7 @@ pub mod chains;
 pub mod chat;
 pub mod datasets;
 pub mod deploy;
+pub mod deploy_experiments;
 pub mod eval;
 pub mod feedback;
 pub mod guard;

@@ -32,6 +32,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing open requests and writing queued traces");
 }
 
+/// How often the online evaluators look for new traces.
+const ONLINE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Starts the gateway and serves until SIGINT/SIGTERM, then drains the trace queue. Without
 /// any API key, only a loopback address is served, unless `insecure`.
 pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyhow::Result<()> {
@@ -44,7 +47,18 @@ pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyho
     let keys =
         gantry_store::open_store(config.database_url.as_deref(), &config.data_dir).await?.count_active_keys().await?;
     let mode = start_mode(addr.ip(), keys, insecure)?;
+    let online = gantry_evals::online::parse_configs(&config.online_evaluators)
+        .context("invalid [[online_evaluators]] in the config")?;
     let service = Service::start(&config, Progress::Bar).await?;
+    let online_worker = if online.is_empty() {
+        None
+    } else {
+        let count = online.len();
+        let evaluation =
+            gantry_evals::online::OnlineEvaluation::new(service.gateway.clone(), online, chrono::Utc::now()).await?;
+        tracing::info!(evaluators = count, "online evaluators score a sample of live traces");
+        Some(evaluation.spawn(ONLINE_POLL))
+    };
     match mode {
         StartMode::Keys => {
             tracing::info!(keys, "API keys required on every route but /healthz, /readyz and /api/openapi.json")
@@ -64,6 +78,9 @@ pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyho
         tracing::info!(collector = collector_host(&otlp.endpoint), service_name = %otlp.service_name, "exporting traces over OTLP");
     }
     gantry_server::serve(listener, gantry_server::AppState::from_service(&service), shutdown_signal()).await?;
+    if let Some(worker) = online_worker {
+        worker.abort();
+    }
     let gateway = service.gateway.clone();
     let telemetry = service.telemetry.clone();
     service.shutdown().await;

@@ -89,6 +89,47 @@ fn promote_behind_a_gate_canary_and_roll_back() {
     assert!(history.contains("magic.mean"), "the refusal says why: {history}");
 }
 
+/// A guarded canary, an adaptive experiment started and stopped with a winner, and the
+/// comparison of a route that has had no traffic yet.
+#[test]
+fn guarded_canary_experiment_and_compare() {
+    let dir = project();
+    let d = dir.path();
+    prompt(d, "Be very brief.");
+    ok(d, &["deploy", "promote", "greet-bot", "--target", "prompt:greet@1"]);
+    let bad = gantry(
+        d,
+        &["deploy", "promote", "greet-bot", "--target", "prompt:greet@2", "--canary", "20", "--min-score", "x"],
+    );
+    assert!(!bad.status.success() && text(&bad.stderr).contains("NAME=VALUE"), "{}", text(&bad.stderr));
+    let args = ["--canary", "20", "--max-error-rate", "0.05", "--min-score", "thumbs=0.7", "--min-requests", "50"];
+    let out = ok(d, &[&["deploy", "promote", "greet-bot", "--target", "prompt:greet@2"][..], &args[..]].concat());
+    assert!(out.contains("canary: 20% of the traffic"), "{out}");
+    let json = ok(d, &["deploy", "status", "greet-bot", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        status[0]["canary"]["guard"],
+        serde_json::json!({"max_error_rate": 0.05, "min_score": {"name": "thumbs", "min": 0.7}, "min_requests": 50})
+    );
+    let compare = ok(d, &["deploy", "compare", "greet-bot"]);
+    assert!(compare.contains("baseline none (no traffic yet)"), "{compare}");
+    // An experiment waits for the canary to end.
+    let variants = ["--variant", "control=current", "--variant", "terse:3=release:2"];
+    let busy = gantry(d, &[&["deploy", "experiment", "greet-bot"][..], &variants[..]].concat());
+    assert!(text(&busy.stderr).contains("has a canary running"), "{}", text(&busy.stderr));
+    ok(d, &["deploy", "abort", "greet-bot", "--reason", "trying an experiment instead"]);
+
+    let out = ok(d, &[&["deploy", "experiment", "greet-bot", "--adaptive", "thumbs"][..], &variants[..]].concat());
+    assert_eq!(out, "greet-bot in production: experiment started: control 25% #1, terse 75% #2 (adaptive on thumbs)\n");
+    let status = ok(d, &["deploy", "status"]);
+    assert!(status.contains("control 25% #1, terse 75% #2 (adaptive on thumbs)"), "{status}");
+    let out = ok(d, &["deploy", "experiment-stop", "greet-bot", "--winner", "terse"]);
+    assert_eq!(out, "experiment stopped: greet-bot in production runs release 2\n");
+    let history = ok(d, &["deploy", "history", "greet-bot"]);
+    let actions: Vec<&str> = history.lines().skip(1).map(|l| l.split_whitespace().nth(3).unwrap_or_default()).collect();
+    assert_eq!(actions, ["stop_experiment", "experiment", "abort_canary", "canary", "promote"], "{history}");
+}
+
 /// `examples/ci/deploy.sh`, as both example pipelines call it: a pull request gates the
 /// prompt into staging, the merge gates the same version into production; a change the gate
 /// refuses stops the pipeline with exit 2.

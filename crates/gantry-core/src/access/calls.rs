@@ -3,12 +3,14 @@
 
 use super::{AccessControl, AccessError, Admission, Estimate, Principal};
 use crate::gateway::{Call, CallContext, Gateway};
+use crate::prompts::GANTRY_FIELD;
 use crate::stream::TracedStream;
 use crate::GatewayError;
 use futures::Stream;
 use gantry_types::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingRequest, EmbeddingResponse, TraceId,
 };
+use serde_json::{Map, Value};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -32,6 +34,28 @@ impl Stream for AdmittedStream {
 /// A chat request ready to send, its trace context, and the admission it runs under.
 type Admitted = (ChatCompletionRequest, CallContext, Admission);
 
+/// A key that belongs to an environment runs its calls to deployed routes there; asking for
+/// another one (header or `gantry.environment`) is refused rather than silently ignored.
+fn bind_environment(
+    principal: &Principal,
+    mut request: ChatCompletionRequest,
+) -> Result<ChatCompletionRequest, AccessError> {
+    let Some(environment) = principal.key.as_ref().and_then(|k| k.environment.clone()) else {
+        return Ok(request);
+    };
+    let options = request.extra.entry(GANTRY_FIELD).or_insert_with(|| Value::Object(Map::new()));
+    let Some(options) = options.as_object_mut() else { return Ok(request) };
+    match options.get("environment").and_then(Value::as_str) {
+        Some(requested) if requested != environment => {
+            Err(AccessError::EnvironmentNotAllowed { key: environment, requested: requested.to_string() })
+        }
+        _ => {
+            options.insert("environment".to_string(), Value::String(environment));
+            Ok(request)
+        }
+    }
+}
+
 impl AccessControl {
     /// Renders a prompt model if needed, then admits the call on the model that is called.
     async fn admit_chat(
@@ -41,6 +65,7 @@ impl AccessControl {
         request: ChatCompletionRequest,
         stream: bool,
     ) -> Result<Result<Admitted, (TraceId, GatewayError)>, AccessError> {
+        let request = bind_environment(principal, request)?;
         let (request, mut context) = match gateway.prepare_chat(request, stream).await {
             Ok(prepared) => prepared,
             Err(failed) => return Ok(Err(failed)),

@@ -62,6 +62,14 @@ fn check(new: &NewApiKey) -> Result<KeyRole, AccessError> {
     if new.tpm == Some(0) {
         return Err(invalid("tpm must be at least 1".to_string(), "tpm"));
     }
+    if let Some(environment) = &new.environment {
+        if !gantry_types::is_resource_name(environment) {
+            return Err(invalid(
+                format!("environment '{environment}' is not a valid name (letters, digits, '-', '_', '.')"),
+                "environment",
+            ));
+        }
+    }
     if let Some(budget) = new.budget {
         if !budget.usd.is_finite() || budget.usd <= 0.0 {
             return Err(invalid(format!("budget.usd must be a positive amount, got {}", budget.usd), "budget.usd"));
@@ -83,6 +91,7 @@ pub async fn create_key(store: &dyn Store, new: NewApiKey, now: DateTime<Utc>) -
         rpm: new.rpm,
         tpm: new.tpm,
         budget: new.budget,
+        environment: new.environment.clone(),
         created_at: now,
         revoked_at: None,
     };

@@ -38,6 +38,8 @@ pub enum AccessError {
     InsufficientRole { role: KeyRole, action: String },
     #[error("this API key may not use the model '{0}'")]
     ModelNotAllowed(String),
+    #[error("this API key belongs to the environment '{key}' and may not call '{requested}'")]
+    EnvironmentNotAllowed { key: String, requested: String },
     #[error("{message}")]
     RateLimited { message: String, retry_after: Duration },
     #[error("{message}")]
@@ -63,6 +65,7 @@ impl AccessError {
             AccessError::InvalidKey(_) => "invalid_api_key",
             AccessError::InsufficientRole { .. } => "insufficient_role",
             AccessError::ModelNotAllowed(_) => "model_not_allowed",
+            AccessError::EnvironmentNotAllowed { .. } => "environment_not_allowed",
             AccessError::RateLimited { .. } => "rate_limit_exceeded",
             AccessError::BudgetExceeded { .. } => "budget_exceeded",
             AccessError::InvalidInput { .. } => "invalid_parameter",
@@ -76,7 +79,9 @@ impl AccessError {
     pub fn http_status(&self) -> u16 {
         match self {
             AccessError::InvalidKey(_) => 401,
-            AccessError::InsufficientRole { .. } | AccessError::ModelNotAllowed(_) => 403,
+            AccessError::InsufficientRole { .. }
+            | AccessError::ModelNotAllowed(_)
+            | AccessError::EnvironmentNotAllowed { .. } => 403,
             AccessError::RateLimited { .. } | AccessError::BudgetExceeded { .. } => 429,
             AccessError::InvalidInput { .. } => 400,
             AccessError::KeyNotFound(_) => 404,
@@ -88,6 +93,7 @@ impl AccessError {
     pub fn param(&self) -> Option<&str> {
         match self {
             AccessError::ModelNotAllowed(_) => Some("model"),
+            AccessError::EnvironmentNotAllowed { .. } => Some("x-gantry-environment"),
             AccessError::InvalidInput { param, .. } => Some(param),
             _ => None,
         }

@@ -29,6 +29,14 @@ pub enum DeployError {
     NothingToRollBackTo { route: String, release: u32 },
     #[error("{route} in {environment} changed while this change was being made; look at `gantry deploy status` and try again")]
     Conflict { route: String, environment: String },
+    #[error("invalid experiment: {0}")]
+    InvalidExperiment(String),
+    #[error("invalid canary bound: {0}")]
+    InvalidGuard(String),
+    #[error("{0} has an experiment running: stop it first (gantry deploy experiment-stop)")]
+    ExperimentRunning(String),
+    #[error("{0} has no experiment running")]
+    NoExperiment(String),
     #[error("the eval gate refused the release: {0}")]
     GateFailed(String),
     #[error(transparent)]
@@ -52,6 +60,9 @@ impl DeployError {
             DeployError::NothingToRollBackTo { .. } => "nothing_to_roll_back_to",
             DeployError::Conflict { .. } => "deployment_conflict",
             DeployError::GateFailed(_) => "gate_failed",
+            DeployError::InvalidExperiment(_) | DeployError::InvalidGuard(_) => "invalid_parameter",
+            DeployError::ExperimentRunning(_) => "experiment_running",
+            DeployError::NoExperiment(_) => "no_experiment",
             DeployError::Store(e) => e.code(),
         }
     }
@@ -62,11 +73,15 @@ impl DeployError {
             DeployError::InvalidName { .. }
             | DeployError::ModelWithModelTarget
             | DeployError::RouteShadowsModel(_)
-            | DeployError::InvalidPercent(_) => 400,
+            | DeployError::InvalidPercent(_)
+            | DeployError::InvalidExperiment(_)
+            | DeployError::InvalidGuard(_) => 400,
             DeployError::TargetNotFound(_) | DeployError::ModelNotFound(_) | DeployError::NotDeployed { .. } => 404,
             DeployError::NothingToCanaryAgainst(_)
             | DeployError::CanaryRunning(_)
             | DeployError::NoCanary(_)
+            | DeployError::ExperimentRunning(_)
+            | DeployError::NoExperiment(_)
             | DeployError::NothingToRollBackTo { .. }
             | DeployError::Conflict { .. } => 409,
             DeployError::GateFailed(_) => 422,
@@ -82,6 +97,8 @@ impl DeployError {
             DeployError::ModelNotFound(_) | DeployError::ModelWithModelTarget => Some("model"),
             DeployError::RouteShadowsModel(_) => Some("route"),
             DeployError::InvalidPercent(_) => Some("canary"),
+            DeployError::InvalidExperiment(_) => Some("variants"),
+            DeployError::InvalidGuard(_) => Some("guard"),
             _ => None,
         }
     }

@@ -6,19 +6,28 @@
 
 mod apply;
 mod cache;
+mod compare;
 mod error;
+mod experiment;
 mod resolve;
+pub mod stats;
+mod watch;
 
 pub use apply::apply_deployment;
 pub use cache::DeploymentCache;
+pub use compare::{compare, ArmComparison, ArmTests, Comparison};
 pub use error::DeployError;
-pub use resolve::{assign_variant, Resolved};
+pub use experiment::{
+    reweight, start_experiment, stop_experiment, thompson_weights, ExperimentRequest, VariantSpec, VariantTarget,
+};
+pub use resolve::{assign_variant, Resolved, CANARY, STABLE};
+pub use watch::{spawn_watcher, watch_once, WatchAction, WATCH_ACTOR};
 
 use chrono::{DateTime, Utc};
 use gantry_store::{NewRelease, Store};
 use gantry_types::{
-    is_resource_name, Canary, Deployment, DeploymentAction, DeploymentEvent, RegistryKind, Release, ReleaseGate,
-    ReleaseTarget,
+    is_resource_name, Canary, CanaryGuard, Deployment, DeploymentAction, DeploymentEvent, RegistryKind, Release,
+    ReleaseGate, ReleaseTarget,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +42,8 @@ pub struct PromoteRequest {
     pub gate: Option<ReleaseGate>,
     /// Send this share (0-100, exclusive) to the new release, keeping the current one.
     pub canary_percent: Option<f64>,
+    /// Bounds that stop the canary by themselves (a canary only).
+    pub guard: Option<CanaryGuard>,
     pub note: Option<String>,
 }
 
@@ -162,8 +173,17 @@ pub async fn promote(
             return Err(DeployError::InvalidPercent(percent));
         }
     }
+    if let Some(guard) = &request.guard {
+        if request.canary_percent.is_none() {
+            return Err(DeployError::InvalidGuard("bounds apply to a canary: give a canary share too".into()));
+        }
+        check_guard(guard)?;
+    }
     check_target(store, &request.target, request.model.as_deref(), models).await?;
     let current = store.get_deployment(&request.route, &request.environment).await?;
+    if current.as_ref().is_some_and(|d| d.experiment.is_some()) {
+        return Err(DeployError::ExperimentRunning(request.route.clone()));
+    }
     if request.canary_percent.is_some() && current.is_none() {
         return Err(DeployError::NothingToCanaryAgainst(request.route.clone()));
     }
@@ -184,7 +204,7 @@ pub async fn promote(
     let (next, action) = match (&current, request.canary_percent) {
         (Some(current), Some(percent)) => (
             Deployment {
-                canary: Some(Canary { release: release.number, percent }),
+                canary: Some(Canary { release: release.number, percent, guard: request.guard.clone() }),
                 updated_by: request.actor.clone(),
                 updated_at: now(),
                 ..current.clone()
@@ -197,6 +217,7 @@ pub async fn promote(
                 environment: request.environment.clone(),
                 current: release.number,
                 canary: None,
+                experiment: None,
                 updated_by: request.actor.clone(),
                 updated_at: now(),
             },
@@ -209,6 +230,27 @@ pub async fn promote(
     tracing::info!(route = %request.route, environment = %request.environment, release = release.number,
         target = %request.target, action = action.as_str(), "deployment changed");
     Ok(PromoteOutcome { release, deployment: next })
+}
+
+/// A guard's bounds must be reachable: an error rate in 0..1, a named, finite score bound.
+fn check_guard(guard: &CanaryGuard) -> Result<(), DeployError> {
+    if guard.max_error_rate.is_none() && guard.min_score.is_none() {
+        return Err(DeployError::InvalidGuard("give a maximum error rate, a minimum score or both".into()));
+    }
+    if let Some(rate) = guard.max_error_rate {
+        if !(0.0..1.0).contains(&rate) {
+            return Err(DeployError::InvalidGuard(format!("the maximum error rate is a share in 0..1, got {rate}")));
+        }
+    }
+    if let Some(bound) = &guard.min_score {
+        if bound.name.trim().is_empty() || !bound.min.is_finite() {
+            return Err(DeployError::InvalidGuard("a minimum score is NAME=VALUE with a finite value".into()));
+        }
+    }
+    if guard.min_requests == 0 {
+        return Err(DeployError::InvalidGuard("min_requests must be at least 1".into()));
+    }
+    Ok(())
 }
 
 async fn deployment(store: &dyn Store, route: &str, environment: &str) -> Result<Deployment, DeployError> {
@@ -269,7 +311,10 @@ pub async fn rollback(
     let previous = history
         .iter()
         .find(|e| {
-            matches!(e.action, DeploymentAction::Promote | DeploymentAction::PromoteFull)
+            matches!(
+                e.action,
+                DeploymentAction::Promote | DeploymentAction::PromoteFull | DeploymentAction::StopExperiment
+            ) && e.from_release != e.to_release
                 && e.to_release == Some(current.current)
         })
         .and_then(|e| e.from_release)
@@ -277,6 +322,7 @@ pub async fn rollback(
     let next = Deployment {
         current: previous,
         canary: None,
+        experiment: None,
         updated_by: actor.to_string(),
         updated_at: now(),
         ..current.clone()

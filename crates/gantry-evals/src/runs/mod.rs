@@ -16,5 +16,5 @@ pub use error::EvalError;
 pub use gate::{check as check_gate, deltas, MetricDelta};
 pub use junit::report as junit_report;
 pub use runner::{parse_dataset_reference, Baseline, Evaluation, NoProgress, RunProgress, RunReport};
-pub use scoring::final_number;
+pub use scoring::{final_number, Scorers};
 pub use suite::{EvaluatorConfig, EvaluatorKind, RougeVariant, Suite, TargetSpec, DEFAULT_CONCURRENCY};

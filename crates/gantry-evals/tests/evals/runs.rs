@@ -119,14 +119,14 @@ kind = "embeddings"
 targets = [{ provider = "fake", model = "letters" }]
 "#;
 
-struct Fixture {
-    service: Service,
+pub(crate) struct Fixture {
+    pub(crate) service: Service,
     calculator: Arc<Calculator>,
     _dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let raw = parse(CONFIG).unwrap();
         let config =

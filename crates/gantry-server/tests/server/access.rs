@@ -8,7 +8,13 @@ use reqwest::Method;
 
 impl TestServer {
     /// Sends `method path` with `key` (and a `{}` body for methods that take one).
-    async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<&Value>) -> reqwest::Response {
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         let mut request = self.http.request(method, self.url(path));
         if let Some(key) = key {
             request = request.bearer_auth(key);
@@ -20,7 +26,7 @@ impl TestServer {
     }
 
     /// The trace `id` read with `key`, polled until the writer has committed it.
-    async fn trace_as(&self, key: &str, id: &str) -> Value {
+    pub(crate) async fn trace_as(&self, key: &str, id: &str) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let response = self.send(Method::GET, &format!("/api/traces/{id}"), Some(key), None).await;
@@ -34,7 +40,7 @@ impl TestServer {
     }
 
     /// Creates a key through the API (with `admin`, or without a key while none exists).
-    async fn create_key(&self, admin: Option<&str>, body: Value) -> (String, String) {
+    pub(crate) async fn create_key(&self, admin: Option<&str>, body: Value) -> (String, String) {
         let response = self.send(Method::POST, "/api/keys", admin, Some(&body)).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let created: Value = response.json().await.unwrap();

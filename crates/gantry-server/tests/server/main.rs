@@ -178,6 +178,7 @@ mod datasets;
 mod deploy;
 mod embedded;
 mod evals;
+mod experiments;
 mod feedback;
 mod guard;
 mod otel;

@@ -15,6 +15,7 @@ fn key(id: &str, role: KeyRole) -> ApiKey {
         rpm: Some(60),
         tpm: None,
         budget: Some(Budget { usd: 1.5, period: BudgetPeriod::Month }),
+        environment: Some("staging".into()),
         created_at: Utc::now(),
         revoked_at: None,
     }

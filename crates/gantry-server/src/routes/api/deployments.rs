@@ -7,9 +7,11 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use gantry_core::deploy::{self, DeployError, DeploymentStatus, PromoteOutcome, PromoteRequest};
+use gantry_core::deploy::{
+    self, Comparison, DeployError, DeploymentStatus, ExperimentRequest, PromoteOutcome, PromoteRequest, VariantSpec,
+};
 use gantry_core::Principal;
-use gantry_types::{Deployment, ReleaseTarget, DEFAULT_ENVIRONMENT};
+use gantry_types::{AdaptivePolicy, CanaryGuard, Deployment, ReleaseTarget, DEFAULT_ENVIRONMENT};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -67,6 +69,9 @@ pub struct PromoteBody {
     /// Percent of the traffic for a canary; without it the release takes all of it.
     #[serde(default)]
     canary: Option<f64>,
+    /// Bounds that stop the canary by themselves.
+    #[serde(default)]
+    guard: Option<CanaryGuard>,
     #[serde(default)]
     note: Option<String>,
 }
@@ -94,6 +99,7 @@ pub async fn promote(
         actor: principal.actor().to_string(),
         gate: None,
         canary_percent: body.canary,
+        guard: body.guard,
         note: body.note,
     };
     let outcome = deploy::promote(state.gateway.store().as_ref(), request, &models).await?;
@@ -166,4 +172,114 @@ pub async fn abort_canary(
     body: Option<Json<EnvironmentBody>>,
 ) -> Result<Json<Deployment>, ApiError> {
     step(state, principal, route, body, Step::AbortCanary).await
+}
+
+/// `?environment=&since=` of the comparison.
+#[derive(Debug, Deserialize)]
+pub struct CompareQuery {
+    environment: Option<String>,
+    /// RFC 3339; default: since the experiment or canary began.
+    since: Option<String>,
+}
+
+/// The route's arms side by side with intervals and tests against the baseline.
+pub async fn compare(
+    State(state): State<AppState>,
+    Path(route): Path<String>,
+    Query(query): Query<CompareQuery>,
+) -> Result<Json<Comparison>, ApiError> {
+    let since = match query.since.filter(|s| !s.is_empty()) {
+        Some(text) => Some(chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("since '{text}' is not an RFC 3339 time: {e}"),
+                Some("since"),
+            )
+        })?),
+        None => None,
+    };
+    let env = environment_of(query.environment);
+    Ok(Json(deploy::compare(state.gateway.store().as_ref(), &route, &env, since).await?))
+}
+
+/// One variant in `POST /api/deployments/{route}/experiment`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantBody {
+    name: String,
+    /// `current`, `release:N` or a release target.
+    target: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default = "one")]
+    weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Body of `POST /api/deployments/{route}/experiment`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentBody {
+    #[serde(default)]
+    environment: Option<String>,
+    variants: Vec<VariantBody>,
+    #[serde(default)]
+    adaptive: Option<AdaptivePolicy>,
+}
+
+/// Starts an A/B experiment: 201 with the deployment.
+pub async fn start_experiment(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(route): Path<String>,
+    OpenAiJson(body): OpenAiJson<ExperimentBody>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let mut variants = Vec::with_capacity(body.variants.len());
+    for v in body.variants {
+        let target =
+            v.target.parse().map_err(|e: String| ApiError::bad_request("invalid_target", e, Some("variants")))?;
+        variants.push(VariantSpec { name: v.name, weight: v.weight, target, model: v.model.filter(|m| !m.is_empty()) });
+    }
+    let request = ExperimentRequest {
+        route,
+        environment: environment_of(body.environment),
+        variants,
+        adaptive: body.adaptive,
+        actor: principal.actor().to_string(),
+    };
+    let models: Vec<String> = state.gateway.list_models().data.into_iter().map(|m| m.id).collect();
+    let deployment = deploy::start_experiment(state.gateway.store().as_ref(), request, &models).await?;
+    state.gateway.deployments().invalidate();
+    Ok((StatusCode::CREATED, Json(deployment)))
+}
+
+/// Body of `POST /api/deployments/{route}/experiment/stop`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopBody {
+    #[serde(default)]
+    environment: Option<String>,
+    /// The variant whose release becomes current; none keeps the current release.
+    #[serde(default)]
+    winner: Option<String>,
+}
+
+/// Ends the experiment.
+pub async fn stop_experiment(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(route): Path<String>,
+    body: Option<Json<StopBody>>,
+) -> Result<Json<Deployment>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let env = environment_of(body.environment);
+    let winner = body.winner.filter(|w| !w.is_empty());
+    let deployment =
+        deploy::stop_experiment(state.gateway.store().as_ref(), &route, &env, &principal.actor(), winner.as_deref())
+            .await?;
+    state.gateway.deployments().invalidate();
+    Ok(Json(deployment))
 }
