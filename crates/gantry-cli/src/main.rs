@@ -108,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::guard::GuardCommand,
     },
+    /// Monitoring: drift of a route's recent calls from a baseline.
+    Monitor {
+        #[command(subcommand)]
+        command: commands::monitor::MonitorCommand,
+    },
     /// API keys: create (the secret is printed once), list, revoke.
     Keys {
         #[command(subcommand)]
@@ -165,6 +170,7 @@ fn main() -> ExitCode {
             Command::Feedback { command } => commands::feedback::run(&context, command).await,
             Command::Review { command } => commands::review::run(&context, command).await,
             Command::Guard { command } => commands::guard::run(&context, command).await,
+            Command::Monitor { command } => commands::monitor::run(&context, command).await,
             Command::Keys { command } => commands::keys::run(&context, command).await,
             Command::Audit { limit, json } => commands::keys::run_audit(&context, limit, json).await,
         }

@@ -191,6 +191,8 @@ mod guard;
 mod keys;
 #[path = "cli/logs.rs"]
 mod logs;
+#[path = "cli/monitor.rs"]
+mod monitor;
 #[path = "cli/prompts.rs"]
 mod prompts;
 #[path = "cli/review.rs"]

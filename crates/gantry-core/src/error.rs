@@ -105,4 +105,5 @@ error_info!(
     crate::chains::ChainError,
     crate::deploy::DeployError,
     crate::otel::OtelError,
+    crate::monitor::DriftError,
 );

@@ -10,6 +10,7 @@ mod error;
 pub mod gateway;
 pub mod guardrails;
 pub mod metrics;
+pub mod monitor;
 pub mod otel;
 pub mod prompts;
 pub mod providers;

@@ -45,6 +45,7 @@ pub fn table() -> RouteTable {
         .route("/api/feedback/summary", get(api::feedback::summary), READERS)
         .route("/api/analytics/dashboard", get(api::analytics::dashboard), READERS)
         .route("/api/objectives", get(api::analytics::objectives), READERS)
+        .route("/api/monitor/drift/{route}", get(api::monitor::drift), READERS)
         .route("/api/review/queues", get(api::review::list_queues), READERS)
         .route("/api/review/queues", post(api::review::create_queue), REVIEWERS)
         .route("/api/review/queues/{name}", get(api::review::get_queue), READERS)

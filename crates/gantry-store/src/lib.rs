@@ -11,6 +11,7 @@ mod evals;
 mod feedback;
 mod guard;
 pub mod histogram;
+mod monitor;
 mod registry;
 mod review;
 mod sqlite;
@@ -22,6 +23,7 @@ mod sqlite_deploy;
 mod sqlite_evals;
 mod sqlite_feedback;
 mod sqlite_guard;
+mod sqlite_monitor;
 mod sqlite_registry;
 mod sqlite_review;
 
@@ -34,6 +36,7 @@ pub use error::StoreError;
 pub use evals::EvalStore;
 pub use feedback::FeedbackStore;
 pub use guard::GuardStore;
+pub use monitor::{MonitorStore, TraceScore, TrafficSample, TrafficSource};
 pub use registry::RegistryStore;
 pub use review::{ReviewStore, SubmitOutcome};
 pub use sqlite::SqliteStore;
@@ -62,6 +65,7 @@ pub trait Store:
     + AuditStore
     + GuardStore
     + AnalyticsStore
+    + MonitorStore
     + Send
     + Sync
 {

@@ -81,7 +81,7 @@ pub(crate) fn json_text(value: &impl serde::Serialize) -> Result<String, StoreEr
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
+pub(crate) fn row_to_trace(row: &SqliteRow) -> Result<TraceRecord, StoreError> {
     let id: String = row.try_get("id")?;
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod anthropic;
+pub mod drift;
 mod openai;
 mod traces;
 mod wire;

@@ -10,6 +10,7 @@ pub mod feedback;
 pub mod guard;
 pub mod keys;
 pub mod models;
+pub mod monitor;
 pub mod prompts;
 pub mod rag;
 pub mod review;

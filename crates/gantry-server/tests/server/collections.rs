@@ -4,7 +4,7 @@
 use crate::*;
 
 /// The embedded engine with the tiny generated models (32-dimensional embeddings).
-fn tiny_config(dir: &Path) -> String {
+pub(crate) fn tiny_config(dir: &Path) -> String {
     let chat = dir.join("tiny.gguf");
     let bert = dir.join("tiny-bert");
     gantry_local::testing::write_tiny_llama_gguf(&chat).unwrap();

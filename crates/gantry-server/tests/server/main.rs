@@ -181,6 +181,7 @@ mod evals;
 mod experiments;
 mod feedback;
 mod guard;
+mod monitor;
 mod otel;
 mod prompts;
 mod routing;

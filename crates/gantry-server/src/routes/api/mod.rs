@@ -9,6 +9,7 @@ pub mod evals;
 pub mod feedback;
 pub mod guard;
 pub mod keys;
+pub mod monitor;
 pub mod openapi;
 pub mod prompts;
 pub mod review;
