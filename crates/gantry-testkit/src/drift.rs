@@ -61,23 +61,37 @@ pub struct TrafficShape {
     pub refuse_every: usize,
     /// Every n-th call fails (0: none).
     pub fail_every: usize,
-    /// Offset into the generator, so two windows do not repeat each other call for call.
+    /// Which stream of calls: windows with other seeds are other samples of the same traffic.
     pub seed: usize,
+}
+
+const GREETINGS: [&str; 4] = ["", "Hi, ", "Hello team, ", "Good morning. "];
+
+/// Pseudo-random digits of call `n` (a multiplicative hash), so the topic, phrasing, greeting
+/// and answer length vary independently and two windows are two samples of one distribution.
+fn digits(n: usize) -> u64 {
+    let mut z = (n as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The user's question of call `i`.
 pub fn question(shape: TrafficShape, i: usize) -> String {
     let (topics, forms) = if shape.cooking { (COOKING_TOPICS, COOKING_FORMS) } else { (SUPPORT_TOPICS, SUPPORT_FORMS) };
-    let n = i + shape.seed;
-    let text = forms[(n * 7) % forms.len()].replace("{}", topics[(n * 3) % topics.len()]);
-    format!("{text} (ticket {})", 1000 + (n * 37) % 9000)
+    let n = i + shape.seed * 1_000_000;
+    let d = digits(n);
+    let text = forms[(d / 10 % 5) as usize].replace("{}", topics[(d % 10) as usize]);
+    format!("{}{text} (ticket {})", GREETINGS[(d / 50 % 4) as usize], 1000 + (d / 200) % 9000)
 }
 
 /// The answer of call `i`.
 pub fn answer(shape: TrafficShape, i: usize) -> String {
-    let n = i + shape.seed;
-    let topic = SUPPORT_TOPICS[(n * 3) % SUPPORT_TOPICS.len()];
-    let normal = format!("Thanks for reaching out about your {topic}. {}", FILLER.repeat(1 + n % 4 + shape.longer));
+    let n = i + shape.seed * 1_000_000;
+    let d = digits(n);
+    let topic = SUPPORT_TOPICS[(d % 10) as usize];
+    let sentences = 1 + (d / 7 % 4) as usize + shape.longer;
+    let normal = format!("Thanks for reaching out about your {topic}. {}", FILLER.repeat(sentences));
     if shape.refuse_every > 0 && i % shape.refuse_every == 0 {
         let refusal = format!("I'm sorry, but I can't help with that. {}", "Please contact support. ".repeat(40));
         return refusal.chars().take(normal.chars().count()).collect();

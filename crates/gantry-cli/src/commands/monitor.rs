@@ -183,7 +183,7 @@ pub fn render(r: &DriftReport) -> String {
                 value(c, c.baseline),
                 value(c, c.recent),
                 format!("{:.3}", c.statistic),
-                format!("{:.3}", c.expected_by_chance),
+                format!("{:.3}", c.chance),
                 format!("{:.3}", c.contribution),
                 c.level.as_str().to_string(),
             ]

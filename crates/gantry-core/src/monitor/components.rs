@@ -67,7 +67,7 @@ fn component(
         baseline,
         recent,
         statistic,
-        expected_by_chance: noise,
+        chance: noise,
         contribution,
         level: DriftLevel::of(contribution),
         baseline_samples: counts.0 as u64,
@@ -100,7 +100,7 @@ pub(crate) fn distribution(
     let (bc, rc) = (centre(&pair.baseline), centre(&pair.recent));
     let what = if use_mean { "mean" } else { "median" };
     let detail = format!(
-        "{what} {} -> {} {unit}; PSI {psi:.3} over {} bins ({:.3} expected by chance)",
+        "{what} {} -> {} {unit}; PSI {psi:.3} over {} bins ({:.3} by chance)",
         fmt(bc),
         fmt(rc),
         b.len(),
@@ -131,7 +131,7 @@ pub(crate) fn rate(name: &str, label: &str, what: &str, pair: &Pair<bool>) -> Re
     let share = |c: [u64; 2]| c[0] as f64 / (c[0] + c[1]) as f64;
     let (bs, rs) = (share(b), share(r));
     let detail =
-        format!("{:.1}% -> {:.1}% of {what}; PSI {psi:.3} ({noise:.3} expected by chance)", bs * 100.0, rs * 100.0);
+        format!("{:.1}% -> {:.1}% of {what}; PSI {psi:.3} ({noise:.3} by chance)", bs * 100.0, rs * 100.0);
     Ok(component(
         name.to_string(),
         label.to_string(),
@@ -167,7 +167,7 @@ pub(crate) fn embeddings(model: &str, baseline: &[Vec<f32>], recent: &[Vec<f32>]
         (psi, noise),
         (nb, nr),
         format!(
-            "{model} inputs in {} clusters of the baseline: cluster {} holds {:.0}% -> {:.0}%; PSI {psi:.3} ({noise:.3} expected by chance)",
+            "{model} inputs in {} clusters of the baseline: cluster {} holds {:.0}% -> {:.0}%; PSI {psi:.3} ({noise:.3} by chance)",
             centroids.len(),
             moved + 1,
             bs * 100.0,
@@ -188,24 +188,28 @@ pub(crate) fn embeddings(model: &str, baseline: &[Vec<f32>], recent: &[Vec<f32>]
         (Some(chance), Some(distance)),
         (distance * scale, chance * scale),
         (nb, nr),
-        format!("cosine distance {distance:.4} between the {model} centroids ({chance:.4} expected by chance)"),
+        format!("cosine distance {distance:.4} between the {model} centroids ({chance:.4} by chance)"),
     );
     [clusters, centroid]
 }
 
 /// The centroid distance chance alone gives between the baseline and a sample of `recent_n`:
-/// measured between the baseline's two halves (alternate points), then rescaled, as the
-/// squared distance between sample means shrinks with `1/n1 + 1/n2`.
+/// measured between two random halves of the baseline, then rescaled, as the squared distance
+/// between sample means shrinks with `1/n1 + 1/n2`.
 fn centroid_noise(baseline: &[Vec<f32>], recent_n: usize) -> f64 {
-    let (even, odd): (Vec<(usize, &Vec<f32>)>, Vec<(usize, &Vec<f32>)>) =
-        baseline.iter().enumerate().partition(|(i, _)| i % 2 == 0);
-    let half = |v: Vec<(usize, &Vec<f32>)>| v.into_iter().map(|(_, p)| p.clone()).collect::<Vec<_>>();
-    let (even, odd) = (half(even), half(odd));
-    let (Some(a), Some(b)) = (stats::centroid(&even), stats::centroid(&odd)) else {
+    let first = stats::random_half(baseline.len(), KMEANS_SEED);
+    let (a, b): (Vec<Vec<f32>>, Vec<Vec<f32>>) = {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (p, in_first) in baseline.iter().zip(&first) {
+            if *in_first { a.push(p.clone()) } else { b.push(p.clone()) }
+        }
+        (a, b)
+    };
+    let (Some(ca), Some(cb)) = (stats::centroid(&a), stats::centroid(&b)) else {
         return 0.0;
     };
-    let halves = stats::cosine_distance(&a, &b);
-    let split = 1.0 / even.len() as f64 + 1.0 / odd.len() as f64;
+    let halves = stats::cosine_distance(&ca, &cb);
+    let split = 1.0 / a.len() as f64 + 1.0 / b.len() as f64;
     let wanted = 1.0 / baseline.len() as f64 + 1.0 / recent_n.max(1) as f64;
     halves * wanted / split
 }

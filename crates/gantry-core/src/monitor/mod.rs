@@ -73,9 +73,10 @@ pub struct DriftComponent {
     pub recent: Option<f64>,
     /// The raw statistic on the PSI scale (PSI itself, or a scaled centroid distance).
     pub statistic: f64,
-    /// What the statistic reads by chance alone for samples of these sizes.
-    pub expected_by_chance: f64,
-    /// `statistic - expected_by_chance`, clamped to [0, 1].
+    /// What the statistic reaches by chance alone (about 19 times in 20) for samples of these
+    /// sizes from one distribution.
+    pub chance: f64,
+    /// `statistic - chance`, clamped to [0, 1].
     pub contribution: f64,
     pub level: DriftLevel,
     pub baseline_samples: u64,

@@ -33,15 +33,18 @@ pub fn psi(baseline: &[u64], recent: &[u64]) -> f64 {
     b.iter().zip(&r).map(|(b, r)| (r - b) * (r / b).ln()).sum::<f64>().max(0.0)
 }
 
-/// The PSI two samples of `n1` and `n2` drawn from one distribution show on average over
-/// `bins` bins: `(bins - 1) * (1/n1 + 1/n2)` (PSI is close to a chi-square statistic). Small
-/// windows are noisy: 20 calls against 20 over 8 bins read ~0.7 with no drift at all, so the
-/// drift score counts only what PSI shows beyond this.
+/// The PSI that two samples of `n1` and `n2` drawn from one distribution stay below about 19
+/// times in 20 over `bins` bins. PSI is close to a chi-square statistic with `bins - 1` degrees
+/// of freedom scaled by `1/n1 + 1/n2`; its 95th percentile is near `dof + 2 * sqrt(2 * dof)`
+/// (3.83 for one degree against the exact 3.84). Small windows are noisy: 20 calls against 20
+/// over 8 bins often read 0.7 with no drift at all, so the drift score counts only what PSI
+/// shows beyond this.
 pub fn psi_noise(bins: usize, n1: usize, n2: usize) -> f64 {
     if bins < 2 || n1 == 0 || n2 == 0 {
         return 0.0;
     }
-    (bins - 1) as f64 * (1.0 / n1 as f64 + 1.0 / n2 as f64)
+    let dof = (bins - 1) as f64;
+    (dof + 2.0 * (2.0 * dof).sqrt()) * (1.0 / n1 as f64 + 1.0 / n2 as f64)
 }
 
 /// How many of the bins hold anything in either sample: the bins the noise estimate counts.
@@ -101,6 +104,23 @@ impl SplitMix64 {
     fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// A seeded random half of `0..n`: `true` for the indices in the first half. Used to measure
+/// chance between two halves of one sample; alternate indices would follow any periodic
+/// pattern in the order calls arrived.
+pub fn random_half(n: usize, seed: u64) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = SplitMix64(seed);
+    for i in (1..n).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    let mut first = vec![false; n];
+    for &i in &order[..n / 2] {
+        first[i] = true;
+    }
+    first
 }
 
 fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
@@ -243,8 +263,9 @@ mod tests {
     }
 
     #[test]
-    fn psi_noise_is_the_chi_square_expectation() {
-        assert!((psi_noise(8, 100, 100) - 0.14).abs() < 1e-12);
+    fn psi_noise_is_the_chi_square_95th_percentile() {
+        // 7 degrees of freedom: 7 + 2 * sqrt(14) = 14.483 (the exact percentile is 14.067).
+        assert!((psi_noise(8, 100, 100) - 14.483_314_773_547_882 * 0.02).abs() < 1e-9);
         assert_eq!(psi_noise(1, 100, 100), 0.0);
         assert_eq!(occupied_bins(&[3, 0, 1], &[0, 0, 2]), 2);
     }
@@ -285,6 +306,8 @@ mod tests {
         // Fewer distinct points than k: no duplicate centroids.
         assert_eq!(kmeans(&[vec![1.0, 1.0], vec![1.0, 1.0]], 4, 7, 10).len(), 1);
         assert!(kmeans(&[], 3, 1, 10).is_empty());
+        let half = random_half(11, 3);
+        assert_eq!((half.iter().filter(|h| **h).count(), half), (5, random_half(11, 3)));
     }
 
     #[test]
