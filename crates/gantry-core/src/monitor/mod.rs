@@ -155,7 +155,7 @@ impl DriftError {
         match self {
             DriftError::InvalidParameter { param: "window", .. } => "invalid_window",
             DriftError::InvalidParameter { .. } => "invalid_parameter",
-            DriftError::NotFound { param: "route", .. } => "route_not_found",
+            DriftError::NotFound { param: "route" | "env", .. } => "route_not_found",
             DriftError::NotFound { param: "baseline_release", .. } => "release_not_found",
             DriftError::NotFound { param: "baseline_dataset", .. } => "dataset_not_found",
             DriftError::NotFound { .. } => "not_found",
