@@ -92,7 +92,7 @@ pub fn answer(shape: TrafficShape, i: usize) -> String {
     let topic = SUPPORT_TOPICS[(d % 10) as usize];
     let sentences = 1 + (d / 7 % 4) as usize + shape.longer;
     let normal = format!("Thanks for reaching out about your {topic}. {}", FILLER.repeat(sentences));
-    if shape.refuse_every > 0 && i % shape.refuse_every == 0 {
+    if shape.refuse_every > 0 && i.is_multiple_of(shape.refuse_every) {
         let refusal = format!("I'm sorry, but I can't help with that. {}", "Please contact support. ".repeat(40));
         return refusal.chars().take(normal.chars().count()).collect();
     }
@@ -101,7 +101,7 @@ pub fn answer(shape: TrafficShape, i: usize) -> String {
 
 /// Call `i` of `route` (production, `release`) started at `at`.
 pub fn route_call(route: &str, at: DateTime<Utc>, shape: TrafficShape, i: usize, release: u32) -> TraceRecord {
-    let failed = shape.fail_every > 0 && i % shape.fail_every == 0;
+    let failed = shape.fail_every > 0 && i.is_multiple_of(shape.fail_every);
     TraceRecord {
         id: TraceId::new(),
         parent_id: None,

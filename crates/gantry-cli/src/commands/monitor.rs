@@ -169,7 +169,12 @@ pub fn render(r: &DriftReport) -> String {
         r.recent.traces,
         capped(r.recent.capped)
     ));
-    out.push_str(&format!("baseline: {}, {} samples{}\n", r.baseline.description, r.baseline.samples, capped(r.baseline.capped)));
+    out.push_str(&format!(
+        "baseline: {}, {} samples{}\n",
+        r.baseline.description,
+        r.baseline.samples,
+        capped(r.baseline.capped)
+    ));
     if let Some(top) = r.components.first().filter(|c| c.contribution > 0.0) {
         out.push_str(&format!("moved most: {} ({})\n", top.label, top.detail));
     }

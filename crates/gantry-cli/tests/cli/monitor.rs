@@ -48,7 +48,10 @@ fn drift_is_reported_locally_and_from_a_server() {
 
     let text = ok(d, &["monitor", "drift", "support-bot"]);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("drift of route 'support-bot': score ") && lines[0].ends_with("SIGNIFICANT"), "{text}");
+    assert!(
+        lines[0].starts_with("drift of route 'support-bot': score ") && lines[0].ends_with("SIGNIFICANT"),
+        "{text}"
+    );
     assert!(lines[1].starts_with("recent:") && lines[1].ends_with("90 calls"), "{text}");
     assert!(lines[2].starts_with("baseline: the 7d before") && lines[2].ends_with("90 samples"), "{text}");
     assert!(lines[3].starts_with("moved most: refusal rate (0.0% -> 33.3% of answers"), "{text}");

@@ -130,8 +130,7 @@ pub(crate) fn rate(name: &str, label: &str, what: &str, pair: &Pair<bool>) -> Re
     let noise = stats::psi_noise(stats::occupied_bins(&b, &r), pair.baseline.len(), pair.recent.len());
     let share = |c: [u64; 2]| c[0] as f64 / (c[0] + c[1]) as f64;
     let (bs, rs) = (share(b), share(r));
-    let detail =
-        format!("{:.1}% -> {:.1}% of {what}; PSI {psi:.3} ({noise:.3} by chance)", bs * 100.0, rs * 100.0);
+    let detail = format!("{:.1}% -> {:.1}% of {what}; PSI {psi:.3} ({noise:.3} by chance)", bs * 100.0, rs * 100.0);
     Ok(component(
         name.to_string(),
         label.to_string(),
@@ -185,7 +184,8 @@ pub(crate) fn embeddings(model: &str, baseline: &[Vec<f32>], recent: &[Vec<f32>]
     let centroid = component(
         "input_centroid".into(),
         "input meaning (centroid distance)".into(),
-        (Some(chance), Some(distance)),
+        // A distance between the windows has no value of the baseline's own.
+        (None, Some(distance)),
         (distance * scale, chance * scale),
         (nb, nr),
         format!("cosine distance {distance:.4} between the {model} centroids ({chance:.4} by chance)"),
@@ -201,7 +201,11 @@ fn centroid_noise(baseline: &[Vec<f32>], recent_n: usize) -> f64 {
     let (a, b): (Vec<Vec<f32>>, Vec<Vec<f32>>) = {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for (p, in_first) in baseline.iter().zip(&first) {
-            if *in_first { a.push(p.clone()) } else { b.push(p.clone()) }
+            if *in_first {
+                a.push(p.clone())
+            } else {
+                b.push(p.clone())
+            }
         }
         (a, b)
     };
@@ -229,6 +233,9 @@ pub(crate) fn scores(
     let (mut b, mut r) = (by_name(baseline), by_name(recent));
     let names: std::collections::BTreeSet<String> = b.keys().chain(r.keys()).cloned().collect();
     let (mut found, mut left) = (Vec::new(), Vec::new());
+    if names.is_empty() {
+        left.push(skipped("scores", "feedback and online-eval scores", "no scores in either window".into()));
+    }
     for name in names {
         let pair = Pair { baseline: b.remove(&name).unwrap_or_default(), recent: r.remove(&name).unwrap_or_default() };
         let key = format!("score:{name}");

@@ -165,12 +165,11 @@ impl DriftParams {
             let (name, version) = match text.split_once('@') {
                 None => (text.clone(), None),
                 Some((name, v)) => {
-                    let version = v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        DriftError::InvalidParameter {
+                    let version =
+                        v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| DriftError::InvalidParameter {
                             message: format!("baseline_dataset '{text}': the version must be a number (NAME@3)"),
                             param: "baseline_dataset",
-                        }
-                    })?;
+                        })?;
                     (name.to_string(), Some(version))
                 }
             };
@@ -304,10 +303,11 @@ async fn baseline(
                 });
             }
             let env = query.environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT);
-            let release = store.get_release(&query.target, env, *number).await?.ok_or_else(|| DriftError::NotFound {
-                message: format!("route '{}' has no release {number} in environment '{env}'", query.target),
-                param: "baseline_release",
-            })?;
+            let release =
+                store.get_release(&query.target, env, *number).await?.ok_or_else(|| DriftError::NotFound {
+                    message: format!("route '{}' has no release {number} in environment '{env}'", query.target),
+                    param: "baseline_release",
+                })?;
             let (since, until) = (release.created_at, release.created_at + chrono_duration(RELEASE_BASELINE_SPAN));
             let source = TrafficSource::Route {
                 route: query.target.clone(),
@@ -407,11 +407,9 @@ pub async fn drift_report(
     check(query)?;
     let target = resolve_target(store, query).await?;
     let source = match target {
-        DriftTarget::Route => TrafficSource::Route {
-            route: query.target.clone(),
-            environment: query.environment.clone(),
-            release: None,
-        },
+        DriftTarget::Route => {
+            TrafficSource::Route { route: query.target.clone(), environment: query.environment.clone(), release: None }
+        }
         DriftTarget::Model => TrafficSource::Model(query.target.clone()),
     };
     let recent = sample(store, source.clone(), query.since, query.until, query.max_traces).await?;

@@ -153,10 +153,7 @@ fn trace_output(response: &Value) -> String {
 }
 
 fn json_requested(request: &Value) -> bool {
-    matches!(
-        request.pointer("/response_format/type").and_then(Value::as_str),
-        Some("json_object" | "json_schema")
-    )
+    matches!(request.pointer("/response_format/type").and_then(Value::as_str), Some("json_object" | "json_schema"))
 }
 
 /// What drift sees in a recorded call.

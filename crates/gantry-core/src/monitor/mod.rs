@@ -67,7 +67,8 @@ pub struct DriftComponent {
     pub name: String,
     /// What it is, for people.
     pub label: String,
-    /// The aspect's value in the baseline (a median, mean, rate or share; see `detail`).
+    /// The aspect's value in the baseline (a median, mean, rate or share; see `detail`);
+    /// `None` for the centroid distance, which is measured between the windows.
     pub baseline: Option<f64>,
     /// The same value in the recent window.
     pub recent: Option<f64>,

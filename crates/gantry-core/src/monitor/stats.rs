@@ -50,9 +50,7 @@ pub fn psi_noise(bins: usize, n1: usize, n2: usize) -> f64 {
 /// How many of the bins hold anything in either sample: the bins the noise estimate counts.
 pub fn occupied_bins(baseline: &[u64], recent: &[u64]) -> usize {
     let bins = baseline.len().max(recent.len());
-    (0..bins)
-        .filter(|&i| baseline.get(i).copied().unwrap_or(0) + recent.get(i).copied().unwrap_or(0) > 0)
-        .count()
+    (0..bins).filter(|&i| baseline.get(i).copied().unwrap_or(0) + recent.get(i).copied().unwrap_or(0) > 0).count()
 }
 
 /// Interior bin edges at the quantiles of `values` (up to `bins` bins); repeated values give

@@ -29,13 +29,19 @@ async fn drift_names_what_moved_and_refuses_bad_requests_clearly() {
     assert!(report["score"].as_f64().unwrap() >= 0.25);
     // The inputs went through the configured embeddings model; topics held still.
     assert_eq!(report["embedding_model"], "all-minilm-l6-v2");
-    let names: Vec<&str> = report["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        report["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"input_topics") && names.contains(&"input_centroid"), "{names:?}");
 
     let cases = [
         ("/api/monitor/drift/support-bot?window=5s", 400, "invalid_window", "window"),
         ("/api/monitor/drift/support-bot?window=1h&baseline_since=soon", 400, "invalid_parameter", "baseline_since"),
-        ("/api/monitor/drift/support-bot?baseline_release=1&baseline_dataset=faq", 400, "invalid_parameter", "baseline_release"),
+        (
+            "/api/monitor/drift/support-bot?baseline_release=1&baseline_dataset=faq",
+            400,
+            "invalid_parameter",
+            "baseline_release",
+        ),
         ("/api/monitor/drift/support-bot?baseline_release=7", 404, "release_not_found", "baseline_release"),
         ("/api/monitor/drift/support-bot?baseline_dataset=faq@2", 404, "dataset_not_found", "baseline_dataset"),
         ("/api/monitor/drift/support-bot?env=staging", 404, "route_not_found", "env"),
