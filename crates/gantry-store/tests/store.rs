@@ -159,6 +159,8 @@ mod datasets;
 mod deploy;
 #[path = "store/feedback.rs"]
 mod feedback;
+#[path = "store/monitor.rs"]
+mod monitor;
 #[path = "store/registry.rs"]
 mod registry;
 #[path = "store/review.rs"]
