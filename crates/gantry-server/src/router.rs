@@ -122,6 +122,7 @@ pub fn table() -> RouteTable {
         .route("/ui/evals/compare", get(pages::evals::compare), READERS)
         .route("/ui/evals/{id}", get(pages::evals::detail), READERS)
         .route("/ui/review", get(pages::review::list), READERS)
+        .route("/ui/drift", get(pages::drift::show), READERS)
         .route("/ui/review/{queue}", get(pages::review::queue), READERS)
         .route("/readyz", get(health::readyz), PUBLIC)
 }

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
     ("login.html", include_str!("templates/login.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
+    ("drift.html", include_str!("templates/drift.html")),
     ("traces.html", include_str!("templates/traces.html")),
     ("trace.html", include_str!("templates/trace.html")),
     ("prompts.html", include_str!("templates/prompts.html")),

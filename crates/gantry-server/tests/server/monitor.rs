@@ -60,3 +60,46 @@ async fn drift_names_what_moved_and_refuses_bad_requests_clearly() {
     assert!(error["message"].as_str().unwrap().contains("recent window holds 0"), "{error}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_drift_page_shows_a_route_report_or_why_there_is_none() {
+    let models = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tiny_config(models.path())).await;
+    let store = server.service.gateway.store().clone();
+    let page = |path: &'static str| {
+        let request = server.http.get(server.url(path)).send();
+        async move {
+            let response = request.await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = page("/ui/drift").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No route is deployed yet."), "{html}");
+
+    deploy_route(store.as_ref(), "support-bot").await;
+    let (now, day) = (Utc::now(), Days::days(1));
+    let refusing = TrafficShape { refuse_every: 2, seed: 4, ..TrafficShape::default() };
+    store
+        .insert_traces(&route_window("support-bot", now - day * 7, day * 5, 60, TrafficShape::default(), 1))
+        .await
+        .unwrap();
+    store
+        .insert_traces(&route_window("support-bot", now - Days::hours(23), Days::hours(22), 60, refusing, 1))
+        .await
+        .unwrap();
+    let (status, html) = page("/ui/drift?route=support-bot&env=production&window=24h").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("id=\"drift-components\"") && html.contains("<option selected>support-bot</option>"),
+        "{html}"
+    );
+    let first_row = html.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(first_row.contains("refusal rate") && first_row.contains("significant"), "{first_row}");
+    let (status, html) = page("/ui/drift?route=support-bot&window=1h").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("not enough data to compare"), "{html}");
+    let (status, _) = page("/ui/drift?route=support-bot&window=5s").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    server.shutdown().await;
+}
