@@ -406,6 +406,13 @@ pub async fn drift_report(
 ) -> Result<DriftReport, DriftError> {
     check(query)?;
     let target = resolve_target(store, query).await?;
+    // A release lives in one environment: without one named, the recent calls are read from
+    // the environment the release is looked up in, so both sides run in the same place.
+    let mut query = query.clone();
+    if matches!(query.baseline, Baseline::Release(_)) && target == DriftTarget::Route {
+        query.environment.get_or_insert_with(|| DEFAULT_ENVIRONMENT.to_string());
+    }
+    let query = &query;
     let source = match target {
         DriftTarget::Route => {
             TrafficSource::Route { route: query.target.clone(), environment: query.environment.clone(), release: None }

@@ -283,6 +283,7 @@ async fn a_release_first_day_and_a_dataset_serve_as_baselines() {
     };
     let report = drift_report(store.as_ref(), None, &query).await.unwrap();
     assert_eq!((report.baseline.kind.as_str(), report.baseline.samples), ("release", 80));
+    assert_eq!(report.environment.as_deref(), Some("production"), "both sides in the release's environment");
     assert_eq!(report.top_component.as_deref(), Some("output_length"), "{report:#?}");
     let missing = DriftQuery { baseline: Baseline::Release(9), ..query.clone() };
     let err = drift_report(store.as_ref(), None, &missing).await.unwrap_err();
