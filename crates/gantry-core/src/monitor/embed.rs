@@ -1,7 +1,7 @@
 //! Where drift gets sentence embeddings: the embedded MiniLM loaded in-process (the CLI), or an
 //! embeddings model through the gateway (the server, where every model call is traced).
 
-use crate::Gateway;
+use crate::{Collections, Gateway};
 use async_trait::async_trait;
 use gantry_local::LocalEmbeddingProvider;
 use gantry_types::{TraceError, TraceKind, TraceStatus};
@@ -64,6 +64,12 @@ impl GatewayEmbedder {
     /// Embeds with `model`, a configured embeddings model.
     pub fn new(gateway: Arc<Gateway>, model: impl Into<String>) -> Self {
         Self { gateway, model: model.into() }
+    }
+
+    /// The embedder a running service uses for drift: its first configured embeddings model
+    /// (the embedded MiniLM unless the config lists another first); `None` without one.
+    pub fn for_service(gateway: &Arc<Gateway>, collections: &Collections) -> Option<Self> {
+        collections.default_embedding_model().map(|model| Self::new(gateway.clone(), model))
     }
 }
 

@@ -13,10 +13,8 @@ pub async fn drift(
     Query(params): Query<DriftParams>,
 ) -> Result<Json<DriftReport>, ApiError> {
     let query = params.into_query(&route, chrono::Utc::now()).map_err(ApiError::from_domain)?;
-    // Inputs are embedded with the first configured embeddings model (the embedded MiniLM
-    // unless the config names another first); without one the other components still report.
-    let embedder =
-        state.collections.default_embedding_model().map(|model| GatewayEmbedder::new(state.gateway.clone(), model));
+    // Without an embeddings model configured the other components still report.
+    let embedder = GatewayEmbedder::for_service(&state.gateway, &state.collections);
     let store = state.gateway.store();
     let report = monitor::drift_report(store.as_ref(), embedder.as_ref().map(|e| e as &dyn TextEmbedder), &query)
         .await

@@ -35,8 +35,7 @@ pub async fn show(State(state): State<AppState>, Query(query): Query<DriftPageQu
     if let Some(route) = &route {
         let params = DriftParams { env: env.clone(), window: Some(window.clone()), ..DriftParams::default() };
         let query = params.into_query(route, chrono::Utc::now()).map_err(ApiError::from_domain)?;
-        let embedder =
-            state.collections.default_embedding_model().map(|m| GatewayEmbedder::new(state.gateway.clone(), m));
+        let embedder = GatewayEmbedder::for_service(&state.gateway, &state.collections);
         match monitor::drift_report(store.as_ref(), embedder.as_ref().map(|e| e as &dyn TextEmbedder), &query).await {
             Ok(r) => report = Some(r),
             // Too little traffic is an answer worth showing on the page, not an error page.
