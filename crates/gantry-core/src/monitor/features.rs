@@ -8,8 +8,11 @@ use serde_json::{Map, Value};
 /// first [`REFUSAL_PREFIX_CHARS`] characters. Kept to phrasings models use to decline, not to
 /// hedge ("I think", "I'm not sure"), so a rising rate means more declined requests.
 pub const REFUSAL_PHRASES: &[&str] = &[
-    "i'm sorry, but",
-    "i am sorry, but",
+    "i'm sorry, but i can't",
+    "i'm sorry, but i cannot",
+    "i am sorry, but i can't",
+    "i am sorry, but i cannot",
+    "i'm sorry, but i won't",
     "sorry, but i can't",
     "sorry, i can't",
     "sorry, i cannot",
@@ -196,6 +199,10 @@ mod tests {
         assert!(is_refusal("  I\u{2019}m unable to share account details."));
         assert!(is_refusal("As an AI language model, I do not have opinions."));
         assert!(!is_refusal("Sure! Your order ships tomorrow."));
+        // An apology that goes on to help is not a refusal.
+        assert!(!is_refusal("I'm sorry, but your parcel is late: it arrives on Friday."));
+        assert!(!is_refusal("I'm sorry, but I can resend it today."));
+        assert!(is_refusal("I'm sorry, but I cannot do that."));
         let late = format!("{} and then the agent said I cannot help with that.", "Here is the log. ".repeat(20));
         assert!(!is_refusal(&late));
     }
