@@ -171,6 +171,7 @@ pub async fn deploy_route(store: &dyn Store, route: &str) -> Release {
         environment: "production".into(),
         current: release.number,
         canary: None,
+        experiment: None,
         updated_by: "ana".into(),
         updated_at: release.created_at,
     };
