@@ -41,6 +41,10 @@ pub struct RawConfig {
     pub objectives: Vec<crate::analytics::RawObjective>,
     #[serde(default)]
     pub telemetry: crate::otel::RawTelemetry,
+    #[serde(default)]
+    pub alerting: crate::alerts::RawAlerting,
+    #[serde(default)]
+    pub alerts: Vec<crate::alerts::RawAlertRule>,
 }
 
 /// `[server]`.
@@ -142,6 +146,8 @@ pub struct Config {
     pub objectives: Vec<crate::analytics::Objective>,
     /// OpenTelemetry export.
     pub telemetry: crate::otel::TelemetrySettings,
+    /// `[alerting]` webhooks and delivery, and the `[[alerts]]` rules.
+    pub alerting: crate::alerts::AlertingSettings,
 }
 
 /// The embedded engine's settings.
@@ -463,6 +469,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
     let guardrails = crate::guardrails::config::validate(&raw.guardrails, &mut problems);
     let objectives = crate::analytics::objectives::validate(&raw.objectives, &mut problems);
     let telemetry = crate::otel::config::validate(&raw.telemetry, &mut problems);
+    let alerting = crate::alerts::rules::validate(&raw.alerting, &raw.alerts, &objectives, &mut problems);
     for rule in &guardrails.rules {
         for model in rule.models.iter().flatten() {
             if !models.iter().any(|m| &m.name == model) {
@@ -506,6 +513,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
         guardrails,
         objectives,
         telemetry,
+        alerting,
     })
 }
 

@@ -3,3 +3,5 @@
 
 #[path = "core/pii_labelled.rs"]
 mod pii_labelled;
+#[path = "core/alerts.rs"]
+mod alerts;
