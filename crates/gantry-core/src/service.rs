@@ -122,7 +122,18 @@ impl Service {
         let objectives = config.objectives.clone().into();
         let telemetry = telemetry(config, &gateway, exporter.as_ref());
         let alerting = Arc::new(config.alerting.clone());
-        Ok(Self { gateway, collections, chains, access, objectives, telemetry, alerting, writer, exporter, alerts: None })
+        Ok(Self {
+            gateway,
+            collections,
+            chains,
+            access,
+            objectives,
+            telemetry,
+            alerting,
+            writer,
+            exporter,
+            alerts: None,
+        })
     }
 
     /// Starts evaluating the alert rules in the background, carrying on from their stored states.

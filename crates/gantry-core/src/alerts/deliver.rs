@@ -42,6 +42,8 @@ pub fn summary(n: &Notification) -> String {
 pub fn json_body(n: &Notification) -> Value {
     let e = &n.event;
     let resolved_at = (e.kind == AlertEventKind::Resolved).then_some(e.at);
+    let filter: serde_json::Map<String, Value> =
+        n.filter.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     json!({
         "alert": e.rule,
         "state": e.kind.as_str(),
@@ -51,7 +53,7 @@ pub fn json_body(n: &Notification) -> Value {
         "threshold": e.threshold,
         "value": e.value,
         "window": n.window,
-        "filter": n.filter.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "filter": filter,
         "started_at": e.started_at,
         "resolved_at": resolved_at,
         "at": e.at,
@@ -63,9 +65,10 @@ pub fn json_body(n: &Notification) -> Value {
 /// The Slack-compatible body: `text` for clients without blocks, and one section block.
 pub fn slack_body(n: &Notification) -> Value {
     let text = summary(n);
+    let value = n.event.value.map_or_else(|| "no data".to_string(), |v| v.to_string());
     let mut fields = vec![
         json!({"type": "mrkdwn", "text": format!("*Severity*\n{}", n.event.severity)}),
-        json!({"type": "mrkdwn", "text": format!("*Value*\n{}", n.event.value.map_or("no data".to_string(), |v| v.to_string()))}),
+        json!({"type": "mrkdwn", "text": format!("*Value*\n{value}")}),
     ];
     if let Some(started) = n.event.started_at {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Since*\n{}", started.to_rfc3339())}));
@@ -189,6 +192,30 @@ pub fn client(settings: &DeliverySettings) -> Result<reqwest::Client, super::Ale
         .map_err(|e| super::AlertError::Delivery(format!("cannot build the HTTP client: {}", describe(&e))))
 }
 
+/// Delivers one webhook's notifications in the order they came.
+struct Worker {
+    client: reqwest::Client,
+    store: Arc<dyn Store>,
+    delivery: DeliverySettings,
+    webhook: Webhook,
+    cancel: CancellationToken,
+}
+
+impl Worker {
+    async fn run(self, mut queue: mpsc::Receiver<Arc<Notification>>) {
+        while let Some(n) = queue.recv().await {
+            tokio::select! {
+                _ = deliver(&self.client, self.store.as_ref(), &self.delivery, &self.webhook, &n) => {}
+                _ = self.cancel.cancelled() => {
+                    let (webhook, rule) = (&self.webhook.name, &n.event.rule);
+                    tracing::warn!(%webhook, %rule, "alert delivery stopped by shutdown");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Notifications refused because a webhook's queue was full.
 #[derive(Debug, Default)]
 struct Dropped(AtomicU64);
@@ -210,21 +237,16 @@ impl WebhookNotifier {
         let mut queues = HashMap::new();
         let mut workers = Vec::new();
         for webhook in settings.webhooks.values() {
-            let (tx, mut rx) = mpsc::channel::<Arc<Notification>>(settings.delivery.queue_capacity);
+            let (tx, rx) = mpsc::channel::<Arc<Notification>>(settings.delivery.queue_capacity);
             queues.insert(webhook.name.clone(), tx);
-            let (client, store, delivery, webhook, cancel) =
-                (client.clone(), store.clone(), settings.delivery, webhook.clone(), cancel.clone());
-            workers.push(tokio::spawn(async move {
-                while let Some(n) = rx.recv().await {
-                    tokio::select! {
-                        _ = deliver(&client, store.as_ref(), &delivery, &webhook, &n) => {}
-                        _ = cancel.cancelled() => {
-                            tracing::warn!(webhook = %webhook.name, rule = %n.event.rule, "alert delivery stopped by shutdown");
-                            return;
-                        }
-                    }
-                }
-            }));
+            let worker = Worker {
+                client: client.clone(),
+                store: store.clone(),
+                delivery: settings.delivery,
+                webhook: webhook.clone(),
+                cancel: cancel.clone(),
+            };
+            workers.push(tokio::spawn(worker.run(rx)));
         }
         Ok(Self { queues, store, dropped: Arc::default(), workers, cancel })
     }

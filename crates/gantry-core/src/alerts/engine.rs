@@ -124,7 +124,13 @@ impl AlertEngine {
                 Err(e) => {
                     tracing::warn!(rule = %rule.name, error = %e, "alert rule not evaluated");
                     let state = self.states.get(&rule.name).map_or(AlertState::Inactive, |s| s.state);
-                    RuleOutcome { rule: rule.name.clone(), value: None, state, transition: None, error: Some(e.to_string()) }
+                    RuleOutcome {
+                        rule: rule.name.clone(),
+                        value: None,
+                        state,
+                        transition: None,
+                        error: Some(e.to_string()),
+                    }
                 }
             };
             outcomes.push(outcome);

@@ -210,7 +210,7 @@ impl AlertRunner {
         let mut engine = AlertEngine::load(store, settings.rules.clone().into(), notifier.clone()).await?;
         let stop = CancellationToken::new();
         let (interval, token) = (settings.interval, stop.clone());
-        tracing::info!(rules = settings.rules.len(), interval_s = interval.as_secs(), "alert rules are evaluated");
+        tracing::info!(rules = settings.rules.len(), interval_s = interval.as_secs(), "evaluating alert rules");
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -224,10 +224,15 @@ pub const TRAFFIC_METRICS: [(&str, TrafficMetric); 11] = [
 pub enum AlertMetric {
     Traffic(TrafficMetric),
     /// `feedback:NAME`: the mean of a feedback name's numeric values (true = 1).
-    Feedback { name: String },
+    Feedback {
+        name: String,
+    },
     /// `objective:NAME`: 1 while the objective is missed, 0 while met; with `:burn`, its value
     /// relative to the target (above 1 is worse than the target, in either direction).
-    Objective { objective: Box<Objective>, burn: bool },
+    Objective {
+        objective: Box<Objective>,
+        burn: bool,
+    },
 }
 
 /// Which calls a traffic or feedback rule looks at; every field set must match.

@@ -292,7 +292,10 @@ async fn the_engine_notifies_once_while_firing_resolves_and_survives_a_restart()
     assert_eq!(kinds, vec![AlertEventKind::Resolved, AlertEventKind::Firing, AlertEventKind::Pending]);
     let settings = AlertingSettings { rules: rules.to_vec(), ..AlertingSettings::default() };
     let status = statuses(store.as_ref(), &settings).await.unwrap();
-    assert_eq!((status[0].state, status[0].value, status[0].evaluated_at), (AlertState::Inactive, Some(0.0), Some(at(10))));
+    assert_eq!(
+        (status[0].state, status[0].value, status[0].evaluated_at),
+        (AlertState::Inactive, Some(0.0), Some(at(10)))
+    );
 }
 
 #[tokio::test]

@@ -237,17 +237,23 @@ async fn a_webhook_that_refuses_is_not_retried_and_a_dead_one_is_retried_then_gi
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].kind, AlertEventKind::Test);
     let of = |webhook: &str| -> Vec<(u32, Option<u16>, DeliveryOutcome)> {
-        history[0].deliveries.iter().filter(|d| d.webhook == webhook).map(|d| (d.attempt, d.status, d.outcome)).collect()
+        history[0]
+            .deliveries
+            .iter()
+            .filter(|d| d.webhook == webhook)
+            .map(|d| (d.attempt, d.status, d.outcome))
+            .collect()
     };
     // 503 (retried), then 401: a refusal is final.
-    assert_eq!(
-        of("noauth"),
-        vec![(1, Some(503), DeliveryOutcome::Retrying), (2, Some(401), DeliveryOutcome::Failed)]
-    );
+    assert_eq!(of("noauth"), vec![(1, Some(503), DeliveryOutcome::Retrying), (2, Some(401), DeliveryOutcome::Failed)]);
     // No answer at all: the first try and two retries.
     assert_eq!(
         of("dead"),
-        vec![(1, None, DeliveryOutcome::Retrying), (2, None, DeliveryOutcome::Retrying), (3, None, DeliveryOutcome::Failed)]
+        vec![
+            (1, None, DeliveryOutcome::Retrying),
+            (2, None, DeliveryOutcome::Retrying),
+            (3, None, DeliveryOutcome::Failed)
+        ]
     );
     let error = history[0].deliveries.iter().find(|d| d.webhook == "dead").unwrap().error.clone().unwrap();
     assert_eq!(error, "could not connect");

@@ -28,7 +28,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 }
 
 /// History, newest first, with every delivery attempt.
-pub async fn history(State(state): State<AppState>, Query(query): Query<HistoryQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn history(
+    State(state): State<AppState>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
     let limit = match query.limit.filter(|l| !l.is_empty()) {
         None => 100,
         Some(text) => text.parse::<u32>().map_err(|_| {
