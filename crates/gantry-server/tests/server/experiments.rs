@@ -3,6 +3,7 @@
 //! intervals and tests; an adaptive experiment moves traffic toward the variant users like,
 //! and stopping it with a winner makes that variant current.
 
+use crate::deploy::ask;
 use crate::*;
 
 /// `gpt` answers; `gpt-bad` always fails (500, no retries); the watcher runs every 100 ms.
@@ -14,18 +15,6 @@ fn config(good: &MockUpstream, bad: &MockUpstream) -> String {
          [[models]]\nname = \"gpt-big\"\ntargets = [{ provider = \"oa\", model = \"gpt-4o\" }]\n\
          [[models]]\nname = \"gpt-bad\"\ntargets = [{ provider = \"broken\", model = \"gpt-4o-broken\" }]\n",
     )
-}
-
-async fn ask(server: &TestServer, session: &str) -> reqwest::Response {
-    let body = json!({"model": "support-bot", "messages": user("Where is my parcel?")});
-    server
-        .http
-        .post(server.url("/v1/chat/completions"))
-        .header("x-gantry-session-id", session)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// The route's deployment, polled until `done` holds for it.
