@@ -124,6 +124,8 @@ pub fn table() -> RouteTable {
         .route("/ui/evals/compare", get(pages::evals::compare), READERS)
         .route("/ui/evals/{id}", get(pages::evals::detail), READERS)
         .route("/ui/review", get(pages::review::list), READERS)
+        .route("/ui/deployments", get(pages::deployments::list), READERS)
+        .route("/ui/deployments/{route}", get(pages::deployments::detail), READERS)
         .route("/ui/review/{queue}", get(pages::review::queue), READERS)
         .route("/readyz", get(health::readyz), PUBLIC)
 }

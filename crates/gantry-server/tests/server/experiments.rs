@@ -91,6 +91,23 @@ async fn a_canary_over_its_error_bound_is_stopped_by_the_watcher_and_compare_sho
     assert_eq!(test["significant"], true, "{test}");
     assert!(test["p_value"].as_f64().unwrap() < 1e-6, "{test}");
 
+    // The same on the UI: the route's row, then its arms (since the last day: the canary is
+    // over) and the watcher's entry in the history.
+    let (status, html) = crate::ui::page(&server, "/ui/deployments").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(r#"<a href="/ui/deployments/support-bot?environment=production">support-bot</a>"#), "{html}");
+    let (status, html) = crate::ui::page(&server, "/ui/deployments/support-bot").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Baseline: 1&#x2f;stable"), "{html}");
+    let arms = &html[html.find(r#"id="arms""#).unwrap()..html.find(r#"id="history""#).unwrap()];
+    assert!(
+        arms.contains("#2 canary") && arms.contains("100.00%") && arms.contains(r#"<span class="badge">p=0"#),
+        "{arms}"
+    );
+    assert!(html[html.find(r#"id="history""#).unwrap()..].contains("gantry-watch"), "{html}");
+    let (status, _) = crate::ui::page(&server, "/ui/deployments/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     let bad_since = server.http.get(server.url("/api/deployments/support-bot/compare?since=yesterday")).send();
     let (status, body) = error_of(bad_since.await.unwrap()).await;
     assert_eq!((status, body["param"].as_str()), (StatusCode::BAD_REQUEST, Some("since")));
