@@ -68,6 +68,8 @@ enum Command {
     },
     /// Objectives from gantry.toml met or missed (value, target, trend), and the last 24 hours.
     Status(commands::status::StatusArgs),
+    /// Alert rules from gantry.toml: their state and value, their history, test notifications.
+    Alerts(commands::alerts::AlertsArgs),
     /// Inspect recorded calls.
     Traces {
         #[command(subcommand)]
@@ -162,6 +164,7 @@ fn main() -> ExitCode {
             Command::Prompts { command } => commands::prompts::run(&context, command).await,
             Command::Chains { command } => commands::chains::run(&context, command).await,
             Command::Status(args) => commands::status::run(&context, args).await,
+            Command::Alerts(args) => commands::alerts::run(&context, args).await,
             Command::Traces { command } => commands::traces::run(&context, command).await,
             Command::Rag { command } => commands::rag::run(&context, command).await,
             Command::Eval { command } => commands::eval::run(&context, command).await,

@@ -177,6 +177,8 @@ fn rag_ingest_query_list_and_delete() {
     let list = gantry(dir.path(), &["rag", "list"]);
     assert_eq!(text(&list.stdout).lines().count(), 1, "only the header is left");
 }
+#[path = "cli/alerts.rs"]
+mod alerts;
 #[path = "cli/chains.rs"]
 mod chains;
 #[path = "cli/datasets.rs"]

@@ -47,6 +47,10 @@ pub struct RawConfig {
     /// evaluator types, parses and checks them when the server starts.
     #[serde(default)]
     pub online_evaluators: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub alerting: crate::alerts::RawAlerting,
+    #[serde(default)]
+    pub alerts: Vec<crate::alerts::RawAlertRule>,
 }
 
 /// `[deploy]`.
@@ -164,6 +168,8 @@ pub struct Config {
     pub deploy_watch_interval: Option<Duration>,
     /// `[[online_evaluators]]` as written (see `RawConfig::online_evaluators`).
     pub online_evaluators: Vec<serde_json::Value>,
+    /// `[alerting]` webhooks and delivery, and the `[[alerts]]` rules.
+    pub alerting: crate::alerts::AlertingSettings,
 }
 
 /// The embedded engine's settings.
@@ -485,6 +491,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
     let guardrails = crate::guardrails::config::validate(&raw.guardrails, &mut problems);
     let objectives = crate::analytics::objectives::validate(&raw.objectives, &mut problems);
     let telemetry = crate::otel::config::validate(&raw.telemetry, &mut problems);
+    let alerting = crate::alerts::rules::validate(&raw.alerting, &raw.alerts, &objectives, &mut problems);
     for rule in &guardrails.rules {
         for model in rule.models.iter().flatten() {
             if !models.iter().any(|m| &m.name == model) {
@@ -534,6 +541,7 @@ pub fn validate(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigEr
             None => Some(DEFAULT_WATCH_INTERVAL),
         },
         online_evaluators: raw.online_evaluators,
+        alerting,
     })
 }
 

@@ -98,6 +98,7 @@ macro_rules! error_info {
 }
 
 error_info!(
+    crate::alerts::AlertError,
     crate::analytics::AnalyticsError,
     crate::prompts::PromptError,
     crate::rag::RagError,

@@ -2,6 +2,7 @@
 //! retries, timeouts), the trace writer, and the gateway calls the server and CLI share.
 
 pub mod access;
+pub mod alerts;
 pub mod analytics;
 pub mod chains;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Starting and stopping the gateway: store, providers, trace writer.
 
 use crate::access::{AccessControl, SystemClock};
+use crate::alerts::{AlertError, AlertRunner, AlertingSettings};
 use crate::analytics::Objective;
 use crate::chains::Chains;
 use crate::config::{Config, ProviderSettings, LOCAL_PROVIDER};
@@ -26,6 +27,8 @@ pub enum StartError {
     Gateway(#[from] GatewayError),
     #[error("cannot start the OTLP exporter: {0}")]
     Telemetry(String),
+    #[error("cannot start the alert rules: {0}")]
+    Alerts(#[from] AlertError),
 }
 
 /// Access control over the gateway's store, seeing every finished trace so that budgets and
@@ -50,10 +53,14 @@ pub struct Service {
     /// `[[objectives]]` from the config, for the dashboard and `gantry status`.
     pub objectives: Arc<[Objective]>,
     pub telemetry: Arc<Telemetry>,
+    /// `[alerting]` and `[[alerts]]`, for `/api/alerts`.
+    pub alerting: Arc<AlertingSettings>,
     writer: TraceWriter,
     exporter: Option<OtlpExporter>,
     /// Stops canaries that cross their bounds and reweights adaptive experiments.
     watcher: Option<tokio::task::JoinHandle<()>>,
+    /// Evaluates the alert rules; `None` without any.
+    alerts: Option<AlertRunner>,
 }
 
 /// `gen_ai.provider.name` of each provider instance, for exported spans.
@@ -101,7 +108,7 @@ impl Service {
     pub async fn start(config: &Config, progress: Progress) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
         let providers = build_all(config, progress).await?;
-        Self::assemble(config, &providers, store)
+        Self::assemble(config, &providers, store)?.start_alerts(config).await
     }
 
     fn assemble(
@@ -116,8 +123,27 @@ impl Service {
         let access = access_control(config, &gateway);
         let objectives = config.objectives.clone().into();
         let telemetry = telemetry(config, &gateway, exporter.as_ref());
+        let alerting = Arc::new(config.alerting.clone());
         let watcher = config.deploy_watch_interval.map(|every| crate::deploy::spawn_watcher(gateway.clone(), every));
-        Ok(Self { gateway, collections, chains, access, objectives, telemetry, writer, exporter, watcher })
+        Ok(Self {
+            gateway,
+            collections,
+            chains,
+            access,
+            objectives,
+            telemetry,
+            alerting,
+            writer,
+            exporter,
+            watcher,
+            alerts: None,
+        })
+    }
+
+    /// Starts evaluating the alert rules in the background, carrying on from their stored states.
+    async fn start_alerts(mut self, config: &Config) -> Result<Self, StartError> {
+        self.alerts = AlertRunner::spawn(&config.alerting, self.gateway.store().clone()).await?;
+        Ok(self)
     }
 
     /// Builds a service around providers made elsewhere (tests, embedding Gantry).
@@ -126,7 +152,7 @@ impl Service {
         providers: &std::collections::HashMap<String, Arc<dyn gantry_providers::Provider>>,
     ) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
-        Self::assemble(config, providers, store)
+        Self::assemble(config, providers, store)?.start_alerts(config).await
     }
 
     /// The OTLP exporter's counters; `None` when no exporter is configured.
@@ -134,11 +160,14 @@ impl Service {
         self.exporter.as_ref().map(OtlpExporter::stats)
     }
 
-    /// Commits every queued trace and stops the writer, then sends what the OTLP exporter
-    /// holds and stops it.
+    /// Stops evaluating alerts (queued notifications get a short grace), commits every queued
+    /// trace and stops the writer, then sends what the OTLP exporter holds and stops it.
     pub async fn shutdown(self) {
         if let Some(watcher) = &self.watcher {
             watcher.abort();
+        }
+        if let Some(alerts) = self.alerts {
+            alerts.shutdown().await;
         }
         self.writer.shutdown().await;
         if let Some(exporter) = self.exporter {

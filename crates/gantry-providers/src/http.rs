@@ -141,7 +141,7 @@ pub(crate) fn error_message(body: &[u8]) -> String {
 
 /// The wait an upstream asks for: `retry-after-ms` (OpenAI), else `Retry-After` in seconds or
 /// as an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {

@@ -7,6 +7,8 @@ pub mod openai;
 pub mod sse;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
+/// The wait an HTTP answer asks for (`retry-after-ms`, else `Retry-After`), for other callers of webhooks and APIs.
+pub use http::retry_after;
 pub use openai::{OpenAiConfig, OpenAiProvider};
 
 use async_trait::async_trait;

@@ -13,6 +13,7 @@ pub use access::{AuditIds, Roles, RouteAccess};
 pub use error::ApiError;
 pub use router::{route_access, router};
 
+use gantry_core::alerts::AlertingSettings;
 use gantry_core::analytics::Objective;
 use gantry_core::otel::Telemetry;
 use gantry_core::{AccessControl, Chains, Collections, Gateway, Service};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub objectives: Arc<[Objective]>,
     /// OTLP ingest and the exporter's counters.
     pub telemetry: Arc<Telemetry>,
+    /// The alert rules and webhooks from the config.
+    pub alerting: Arc<AlertingSettings>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             access: service.access.clone(),
             objectives: service.objectives.clone(),
             telemetry: service.telemetry.clone(),
+            alerting: service.alerting.clone(),
         }
     }
 }

@@ -46,6 +46,9 @@ pub fn table() -> RouteTable {
         .route("/api/analytics/dashboard", get(api::analytics::dashboard), READERS)
         .route("/api/objectives", get(api::analytics::objectives), READERS)
         .route("/api/monitor/drift/{route}", get(api::monitor::drift), READERS)
+        .route("/api/alerts", get(api::alerts::list), READERS)
+        .route("/api/alerts/history", get(api::alerts::history), READERS)
+        .route("/api/alerts/{name}/test", post(api::alerts::test), DEVELOPERS)
         .route("/api/review/queues", get(api::review::list_queues), READERS)
         .route("/api/review/queues", post(api::review::create_queue), REVIEWERS)
         .route("/api/review/queues/{name}", get(api::review::get_queue), READERS)
@@ -123,6 +126,8 @@ pub fn table() -> RouteTable {
         .route("/ui/evals/{id}", get(pages::evals::detail), READERS)
         .route("/ui/review", get(pages::review::list), READERS)
         .route("/ui/drift", get(pages::drift::show), READERS)
+        .route("/ui/deployments", get(pages::deployments::list), READERS)
+        .route("/ui/deployments/{route}", get(pages::deployments::detail), READERS)
         .route("/ui/review/{queue}", get(pages::review::queue), READERS)
         .route("/readyz", get(health::readyz), PUBLIC)
 }

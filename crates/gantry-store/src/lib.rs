@@ -2,6 +2,7 @@
 //! the data directory) is the embedded default.
 
 mod access;
+mod alerts;
 mod analytics;
 mod collections;
 mod datasets;
@@ -16,6 +17,7 @@ mod registry;
 mod review;
 mod sqlite;
 mod sqlite_access;
+mod sqlite_alerts;
 mod sqlite_analytics;
 mod sqlite_collections;
 mod sqlite_datasets;
@@ -28,6 +30,7 @@ mod sqlite_registry;
 mod sqlite_review;
 
 pub use access::{AuditStore, KeyStore};
+pub use alerts::{AlertStore, TraceWindow};
 pub use analytics::{AnalyticsStore, FeedbackMean, FeedbackScope, RollupCell, RollupGroup, RollupQuery};
 pub use collections::{ChunkId, CollectionStore, NewChunk, NewDocument, ReplacedDocument, StoredChunk, StoredVectors};
 pub use datasets::{DatasetStore, NewDatasetVersion};
@@ -66,6 +69,7 @@ pub trait Store:
     + GuardStore
     + AnalyticsStore
     + MonitorStore
+    + AlertStore
     + Send
     + Sync
 {

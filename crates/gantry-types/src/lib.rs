@@ -2,6 +2,7 @@
 //! store keeps, typed IDs and the error body. Nothing here performs I/O.
 
 pub mod access;
+pub mod alert;
 pub mod chain;
 pub mod chat;
 pub mod dataset;
@@ -19,6 +20,7 @@ pub mod review;
 pub mod trace;
 
 pub use access::*;
+pub use alert::*;
 pub use chain::*;
 pub use chat::*;
 pub use dataset::*;

@@ -1,5 +1,6 @@
 //! One module a subcommand.
 
+pub mod alerts;
 pub mod chains;
 pub mod chat;
 pub mod datasets;

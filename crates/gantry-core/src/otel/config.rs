@@ -134,33 +134,7 @@ fn validate_with_env(
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
         _ => problems.push(format!("{scope}.endpoint '{endpoint}' must be an http:// or https:// URL")),
     }
-    for (name, value) in &otlp.headers {
-        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            problems.push(format!("{scope}.headers: '{name}' is not a valid header name"));
-            continue;
-        }
-        let resolved = match value.strip_prefix("env:") {
-            Some(var) if !is_env_name(var) => {
-                problems.push(format!(
-                    "{scope}.headers.{name}: 'env:' must be followed by the NAME of an environment variable (letters, digits, _)"
-                ));
-                continue;
-            }
-            Some(var) => match env(var) {
-                Some(v) if !v.is_empty() => v,
-                _ => {
-                    problems.push(format!("{scope}.headers.{name}: the environment variable {var} is not set"));
-                    continue;
-                }
-            },
-            None => value.clone(),
-        };
-        if reqwest::header::HeaderValue::from_str(&resolved).is_err() {
-            problems.push(format!("{scope}.headers.{name}: the value is not a valid header value"));
-            continue;
-        }
-        settings.headers.push((name.clone(), SecretValue(resolved)));
-    }
+    settings.headers = secret_headers(scope, &otlp.headers, env, problems);
     if let Some(service) = &otlp.service_name {
         if service.trim().is_empty() {
             problems.push(format!("{scope}.service_name must not be empty"));
@@ -189,6 +163,45 @@ fn validate_with_env(
     }
     settings.capture_content = otlp.capture_content.unwrap_or(false);
     TelemetrySettings { otlp: Some(settings) }
+}
+
+/// Header values as configured, `env:NAME` ones read from the environment; problems are added
+/// to `problems` under `scope` without ever quoting a value.
+pub(crate) fn secret_headers(
+    scope: &str,
+    headers: &BTreeMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Vec<(String, SecretValue)> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            problems.push(format!("{scope}.headers: '{name}' is not a valid header name"));
+            continue;
+        }
+        let resolved = match value.strip_prefix("env:") {
+            Some(var) if !is_env_name(var) => {
+                problems.push(format!(
+                    "{scope}.headers.{name}: 'env:' must be followed by the NAME of an environment variable (letters, digits, _)"
+                ));
+                continue;
+            }
+            Some(var) => match env(var) {
+                Some(v) if !v.is_empty() => v,
+                _ => {
+                    problems.push(format!("{scope}.headers.{name}: the environment variable {var} is not set"));
+                    continue;
+                }
+            },
+            None => value.clone(),
+        };
+        if reqwest::header::HeaderValue::from_str(&resolved).is_err() {
+            problems.push(format!("{scope}.headers.{name}: the value is not a valid header value"));
+            continue;
+        }
+        out.push((name.clone(), SecretValue(resolved)));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("eval_compare.html", include_str!("templates/eval_compare.html")),
     ("review.html", include_str!("templates/review.html")),
     ("review_queue.html", include_str!("templates/review_queue.html")),
+    ("deployments.html", include_str!("templates/deployments.html")),
+    ("deployment.html", include_str!("templates/deployment.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -18,7 +18,8 @@ async fn push(server: &TestServer, system: &str) {
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
-async fn ask(server: &TestServer, session: &str) -> reqwest::Response {
+/// A support question to the `support-bot` route in `session`.
+pub(crate) async fn ask(server: &TestServer, session: &str) -> reqwest::Response {
     let body = json!({"model": "support-bot", "messages": user("Where is my parcel?")});
     server
         .http

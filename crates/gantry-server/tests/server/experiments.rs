@@ -3,6 +3,7 @@
 //! intervals and tests; an adaptive experiment moves traffic toward the variant users like,
 //! and stopping it with a winner makes that variant current.
 
+use crate::deploy::ask;
 use crate::*;
 
 /// `gpt` answers; `gpt-bad` always fails (500, no retries); the watcher runs every 100 ms.
@@ -14,18 +15,6 @@ fn config(good: &MockUpstream, bad: &MockUpstream) -> String {
          [[models]]\nname = \"gpt-big\"\ntargets = [{ provider = \"oa\", model = \"gpt-4o\" }]\n\
          [[models]]\nname = \"gpt-bad\"\ntargets = [{ provider = \"broken\", model = \"gpt-4o-broken\" }]\n",
     )
-}
-
-async fn ask(server: &TestServer, session: &str) -> reqwest::Response {
-    let body = json!({"model": "support-bot", "messages": user("Where is my parcel?")});
-    server
-        .http
-        .post(server.url("/v1/chat/completions"))
-        .header("x-gantry-session-id", session)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// The route's deployment, polled until `done` holds for it.
@@ -101,6 +90,23 @@ async fn a_canary_over_its_error_bound_is_stopped_by_the_watcher_and_compare_sho
     let test = &canary["vs_baseline"]["error_rate"];
     assert_eq!(test["significant"], true, "{test}");
     assert!(test["p_value"].as_f64().unwrap() < 1e-6, "{test}");
+
+    // The same on the UI: the route's row, then its arms (since the last day: the canary is
+    // over) and the watcher's entry in the history.
+    let (status, html) = crate::ui::page(&server, "/ui/deployments").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(r#"<a href="/ui/deployments/support-bot?environment=production">support-bot</a>"#), "{html}");
+    let (status, html) = crate::ui::page(&server, "/ui/deployments/support-bot").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Baseline: 1&#x2f;stable"), "{html}");
+    let arms = &html[html.find(r#"id="arms""#).unwrap()..html.find(r#"id="history""#).unwrap()];
+    assert!(
+        arms.contains("#2 canary") && arms.contains("100.00%") && arms.contains(r#"<span class="badge">p=0"#),
+        "{arms}"
+    );
+    assert!(html[html.find(r#"id="history""#).unwrap()..].contains("gantry-watch"), "{html}");
+    let (status, _) = crate::ui::page(&server, "/ui/deployments/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     let bad_since = server.http.get(server.url("/api/deployments/support-bot/compare?since=yesterday")).send();
     let (status, body) = error_of(bad_since.await.unwrap()).await;

@@ -169,6 +169,7 @@ fn has_usage(chunk: &Value) -> bool {
 }
 
 mod access;
+mod alerts;
 mod analytics;
 mod api;
 mod browser;

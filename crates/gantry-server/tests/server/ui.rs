@@ -72,7 +72,7 @@ pub(crate) async fn seed(server: &TestServer, mock: &MockUpstream) -> Seeded {
 }
 
 /// A page's status and HTML.
-async fn page(server: &TestServer, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(server: &TestServer, path: &str) -> (StatusCode, String) {
     let response = server.http.get(server.url(path)).send().await.unwrap();
     let status = response.status();
     if status.is_success() {

@@ -1,5 +1,6 @@
 //! `/api`: the management API.
 
+pub mod alerts;
 pub mod analytics;
 pub mod chains;
 pub mod collections;

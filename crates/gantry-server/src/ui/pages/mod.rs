@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod datasets;
+pub mod deployments;
 pub mod drift;
 pub mod evals;
 pub mod login;
