@@ -65,7 +65,12 @@ pub struct DriftQuery {
 impl DriftQuery {
     /// The last 24 hours of `target` against the 7 days before.
     pub fn last_day(target: impl Into<String>, now: DateTime<Utc>) -> Self {
-        let since = now - chrono_duration(DEFAULT_RECENT_WINDOW);
+        Self::last(target, DEFAULT_RECENT_WINDOW, now)
+    }
+
+    /// The `window` ending at `now` against the 7 days before it, e.g. for an alert rule.
+    pub fn last(target: impl Into<String>, window: Duration, now: DateTime<Utc>) -> Self {
+        let since = now - chrono_duration(window);
         Self {
             target: target.into(),
             environment: None,
@@ -75,6 +80,21 @@ impl DriftQuery {
             max_traces: DEFAULT_MAX_TRACES,
             max_embedded: DEFAULT_MAX_EMBEDDED,
         }
+    }
+}
+
+/// Just the score of [`drift_report`], for a monitor that compares it with a threshold:
+/// `None` while a window holds too few calls to say (a rule on it should neither fire nor
+/// resolve on a guess).
+pub async fn drift_score(
+    store: &dyn Store,
+    embedder: Option<&dyn TextEmbedder>,
+    query: &DriftQuery,
+) -> Result<Option<f64>, DriftError> {
+    match drift_report(store, embedder, query).await {
+        Ok(report) => Ok(Some(report.score)),
+        Err(DriftError::InsufficientData { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

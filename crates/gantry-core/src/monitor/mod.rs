@@ -13,7 +13,7 @@ mod tests;
 
 pub use components::{MIN_SAMPLES, SIGNIFICANT_CENTROID_DISTANCE};
 pub use drift::{
-    drift_report, Baseline, BaselineInfo, DriftParams, DriftQuery, DriftTarget, DEFAULT_BASELINE_SPAN,
+    drift_report, drift_score, Baseline, BaselineInfo, DriftParams, DriftQuery, DriftTarget, DEFAULT_BASELINE_SPAN,
     DEFAULT_MAX_EMBEDDED, DEFAULT_MAX_TRACES, DEFAULT_RECENT_WINDOW, RELEASE_BASELINE_SPAN,
 };
 pub use embed::{EmbedError, GatewayEmbedder, LocalEmbedder, TextEmbedder};

@@ -200,6 +200,12 @@ async fn too_little_data_and_unknown_names_are_clear_errors() {
     let err = drift_report(store.as_ref(), None, &DriftQuery::last_day(ROUTE, now)).await.unwrap_err();
     assert!(matches!(err, DriftError::InsufficientData { window: "recent window", found: 5, needed: 20, .. }), "{err}");
     assert_eq!((err.code(), err.http_status()), ("insufficient_data", 422));
+    // For a monitor, too little data is "no value", not a failure.
+    assert_eq!(drift_score(store.as_ref(), None, &DriftQuery::last_day(ROUTE, now)).await.unwrap(), None);
+    let week = DriftQuery::last(ROUTE, std::time::Duration::from_secs(7 * 86_400), now);
+    assert_eq!(week.since, now - ChronoDuration::days(7));
+    let err = drift_score(store.as_ref(), None, &DriftQuery::last_day("nobody", now)).await.unwrap_err();
+    assert_eq!(err.code(), "route_not_found");
 
     let err = drift_report(store.as_ref(), None, &DriftQuery::last_day("nobody", now)).await.unwrap_err();
     assert_eq!((err.code(), err.http_status(), err.param()), ("route_not_found", 404, Some("route")));
@@ -255,6 +261,8 @@ async fn a_plain_model_name_is_compared_too() {
     let report =
         drift_report(store.as_ref(), Some(&BagOfWords), &DriftQuery::last_day("gpt-4o-mini", now)).await.unwrap();
     assert_eq!((report.target_kind.as_str(), report.recent.traces), ("model", 60));
+    let score = drift_score(store.as_ref(), None, &DriftQuery::last_day("gpt-4o-mini", now)).await.unwrap();
+    assert!(score.is_some_and(|s| (0.0..=1.0).contains(&s)), "{score:?}");
     let capped = DriftQuery { max_traces: 40, ..DriftQuery::last_day("gpt-4o-mini", now) };
     let report = drift_report(store.as_ref(), None, &capped).await.unwrap();
     assert_eq!((report.recent.traces, report.recent.capped, report.baseline.capped), (40, true, true));
