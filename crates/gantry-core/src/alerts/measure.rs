@@ -4,6 +4,7 @@
 use super::rules::{AlertMetric, AlertRule, TrafficMetric};
 use super::AlertError;
 use crate::analytics::{ceil_minute, objective_statuses, Objective, Totals};
+use crate::monitor::{drift_score, DriftQuery};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use gantry_store::{FeedbackScope, RollupGroup, RollupQuery, Store, TraceWindow};
 
@@ -99,6 +100,14 @@ pub async fn measure(store: &dyn Store, rule: &AlertRule, now: DateTime<Utc>) ->
                 (Some(_), false) => status.met.map(|met| if met { 0.0 } else { 1.0 }),
                 (None, _) => None,
             })
+        }
+        AlertMetric::Drift { route } => {
+            let query = DriftQuery {
+                environment: rule.filter.environment.clone(),
+                ..DriftQuery::last(route.clone(), rule.window, now)
+            };
+            // Too little traffic in either window is no value, like a rate without requests.
+            drift_score(store, None, &query).await.map_err(|e| AlertError::Drift(e.to_string()))
         }
     }
 }

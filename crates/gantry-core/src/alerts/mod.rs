@@ -44,6 +44,9 @@ pub enum AlertError {
     /// The webhook client could not be built.
     #[error("{0}")]
     Delivery(String),
+    /// A drift score could not be computed (not "too little data": that is no value).
+    #[error("drift: {0}")]
+    Drift(String),
     #[error(transparent)]
     Analytics(#[from] AnalyticsError),
     #[error(transparent)]
@@ -57,6 +60,7 @@ impl AlertError {
             AlertError::UnknownRule(_) => "alert_rule_not_found",
             AlertError::InvalidQuery { .. } => "invalid_parameter",
             AlertError::Delivery(_) => "alert_delivery_failed",
+            AlertError::Drift(_) => "drift_failed",
             AlertError::Analytics(e) => e.code(),
             AlertError::Store(e) => e.code(),
         }
@@ -68,7 +72,7 @@ impl AlertError {
             AlertError::UnknownRule(_) => 404,
             AlertError::InvalidQuery { .. } => 400,
             AlertError::Analytics(e) => e.http_status(),
-            AlertError::Delivery(_) | AlertError::Store(_) => 500,
+            AlertError::Delivery(_) | AlertError::Drift(_) | AlertError::Store(_) => 500,
         }
     }
 

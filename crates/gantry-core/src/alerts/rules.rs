@@ -233,6 +233,11 @@ pub enum AlertMetric {
         objective: Box<Objective>,
         burn: bool,
     },
+    /// `drift:ROUTE`: the route's drift score in [0, 1] over the rule's window against the
+    /// week before it (without input embeddings: the alert loop has no embedding model).
+    Drift {
+        route: String,
+    },
 }
 
 /// Which calls a traffic or feedback rule looks at; every field set must match.
@@ -331,7 +336,7 @@ fn parse_metric(name: &str, objectives: &[Objective]) -> Result<AlertMetric, Str
     }
     let known = || {
         let names: Vec<&str> = TRAFFIC_METRICS.iter().map(|(n, _)| *n).collect();
-        format!("{}, feedback:NAME, objective:NAME or objective:NAME:burn", names.join(", "))
+        format!("{}, feedback:NAME, objective:NAME, objective:NAME:burn or drift:ROUTE", names.join(", "))
     };
     match name.split_once(':') {
         Some(("feedback", feedback)) if !feedback.trim().is_empty() => {
@@ -347,7 +352,8 @@ fn parse_metric(name: &str, objectives: &[Objective]) -> Result<AlertMetric, Str
                 None => Err(format!("'{name}' names no objective declared under [[objectives]]")),
             }
         }
-        Some(("drift", _)) => Err(format!("'{name}': drift scores are not available to alerts in this build")),
+        Some(("drift", route)) if !route.trim().is_empty() => Ok(AlertMetric::Drift { route: route.to_string() }),
+        Some(("drift", _)) => Err(format!("'{name}': drift:ROUTE names the route whose drift score is watched")),
         _ => Err(format!("'{name}' is unknown (one of {})", known())),
     }
 }
@@ -499,6 +505,10 @@ fn rule(
             problems.push(format!("{scope}.{field}: an objective rule is scoped by its objective"));
         } else if matches!(metric, Some(AlertMetric::Feedback { .. })) && matches!(field, "route" | "environment") {
             problems.push(format!("{scope}.{field}: feedback rules can be scoped by model, prompt or key only"));
+        } else if matches!(metric, Some(AlertMetric::Drift { .. })) && field != "environment" {
+            problems.push(format!(
+                "{scope}.{field}: a drift rule names its route in the metric and may add an environment"
+            ));
         }
     }
     match (metric, op, problems.len() == before) {

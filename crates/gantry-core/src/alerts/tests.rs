@@ -83,7 +83,7 @@ fn every_problem_of_the_alert_config_is_reported_at_once() {
         webhooks = ["pager"]
         [[alerts]]
         name = "errors"
-        metric = "drift:support"
+        metric = "drift:"
         op = ">"
         threshold = 0.5
         webhooks = ["ops"]
@@ -115,7 +115,7 @@ fn every_problem_of_the_alert_config_is_reported_at_once() {
         "alerts[0] ('errors').for: 'soon'",
         "alerts[0] ('errors').webhooks: 'pager' is not defined",
         "alerts[1] ('errors'): the name is defined twice",
-        "alerts[1] ('errors').metric 'drift:support': drift scores are not available",
+        "alerts[1] ('errors').metric 'drift:': drift:ROUTE names the route",
         "alerts[2] ('slo').metric 'objective:missing' names no objective",
         "alerts[2] ('slo').threshold is missing",
         "alerts[2] ('slo').severity 'urgent' is unknown",
@@ -329,4 +329,56 @@ async fn a_rule_without_data_does_not_fire_and_a_route_is_read_from_the_traces()
     assert_eq!((cell.requests, cell.errors, cell.prompt_tokens), (1, 1, 10));
     assert_eq!(store.trace_window_totals(&window("support", Some("production"))).await.unwrap().requests, 0);
     assert_eq!(store.trace_window_totals(&window("other", None)).await.unwrap().requests, 0);
+}
+
+#[tokio::test]
+async fn a_drift_rule_fires_when_the_route_shifts_and_has_no_value_without_traffic() {
+    use gantry_testkit::drift::{deploy_route, route_window, TrafficShape};
+    let raw = parse(
+        r#"
+        [alerting.webhooks.ops]
+        url = "http://127.0.0.1:9/hook"
+        [[alerts]]
+        name = "support drift"
+        metric = "drift:support"
+        op = ">"
+        threshold = 0.25
+        window = "1h"
+        environment = "production"
+        webhooks = ["ops"]
+        "#,
+    )
+    .unwrap();
+    let rules = validate_config(raw, Overrides::default()).unwrap().alerting.rules;
+    assert_eq!(rules[0].metric, AlertMetric::Drift { route: "support".into() });
+    let dir = tempfile::tempdir().unwrap();
+    let store = gantry_store::open_store(None, dir.path()).await.unwrap();
+    deploy_route(store.as_ref(), "support").await;
+    let rule = &rules[0];
+    assert_eq!(measure::measure(store.as_ref(), rule, t0()).await.unwrap(), None, "no traffic: no value");
+
+    // A week of support traffic, then an hour in which every third answer is a refusal.
+    let baseline = route_window(
+        "support",
+        t0() - ChronoDuration::days(7),
+        ChronoDuration::days(6),
+        200,
+        TrafficShape::default(),
+        1,
+    );
+    let refusing = TrafficShape { refuse_every: 3, ..TrafficShape::default() };
+    let recent = route_window("support", t0() - minutes(60), minutes(59), 200, refusing, 1);
+    store.insert_traces(&baseline).await.unwrap();
+    store.insert_traces(&recent).await.unwrap();
+    let score = measure::measure(store.as_ref(), rule, t0()).await.unwrap().unwrap();
+    assert!(score > 0.25, "refusals in a third of the answers drift by {score}");
+    let mut engine = AlertEngine::load(store.clone(), rules.into(), Arc::new(Recorder::default())).await.unwrap();
+    assert_eq!(engine.tick(t0()).await[0].state, AlertState::Firing);
+
+    let bad = parse(
+        "[alerting.webhooks.ops]\nurl = \"http://127.0.0.1:9/h\"\n[[alerts]]\nname = \"d\"\nmetric = \"drift:x\"\nop = \">\"\nthreshold = 0.1\nmodel = \"gpt\"\nwebhooks = [\"ops\"]\n",
+    )
+    .unwrap();
+    let text = validate_config(bad, Overrides::default()).unwrap_err().to_string();
+    assert!(text.contains("alerts[0] ('d').model: a drift rule names its route in the metric"), "{text}");
 }
