@@ -5,6 +5,46 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// A gantry server on 127.0.0.1:0 in a runtime of its own, for commands run with `--url`.
+struct BackgroundServer {
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    service: gantry_core::Service,
+}
+
+impl BackgroundServer {
+    /// Serves `toml` with its data in `data_dir`.
+    fn start(toml: &str, data_dir: &Path) -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (url, stop, server, service) = runtime.block_on(async {
+            let raw = gantry_core::config::parse(toml).unwrap();
+            let overrides = gantry_core::Overrides { data_dir: Some(data_dir.to_path_buf()), ..Default::default() };
+            let config = gantry_core::config::validate(raw, overrides).unwrap();
+            let service = gantry_core::Service::start(&config, gantry_core::Progress::Quiet).await.unwrap();
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let state = gantry_server::AppState::from_service(&service);
+            let server = tokio::spawn(gantry_server::serve(listener, state, async move {
+                let _ = stopped.await;
+            }));
+            (url, stop, server, service)
+        });
+        BackgroundServer { url, runtime, stop, server, service }
+    }
+
+    /// Stops serving and drains the trace writer.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.runtime.block_on(async {
+            self.server.await.unwrap().unwrap();
+            self.service.shutdown().await;
+        });
+    }
+}
+
 /// Runs `gantry ARGS` in `dir`, away from the caller's config, data and models.
 fn gantry(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gantry"))

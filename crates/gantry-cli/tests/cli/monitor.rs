@@ -69,30 +69,13 @@ fn drift_is_reported_locally_and_from_a_server() {
     assert!(both.contains("cannot be used with"), "{both}");
 
     // The same through a server's API (no embeddings model is configured there).
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (url, stop, server) = runtime.block_on(async {
-        let raw = gantry_core::config::parse(&toml).unwrap();
-        let overrides = gantry_core::Overrides { data_dir: Some(d.join("data")), ..Default::default() };
-        let config = gantry_core::config::validate(raw, overrides).unwrap();
-        let service = gantry_core::Service::start(&config, gantry_core::Progress::Quiet).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = gantry_server::AppState::from_service(&service);
-        let server = tokio::spawn(gantry_server::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
-        (url, stop, (server, service))
-    });
+    let server = crate::BackgroundServer::start(&toml, &d.join("data"));
+    let url = server.url.clone();
     let elsewhere = tempfile::tempdir().unwrap();
     let e = elsewhere.path();
     check_json(&ok(e, &["monitor", "drift", "support-bot", "--url", &url, "--json"]), false);
     assert!(ok(e, &["monitor", "drift", "support-bot", "--url", &url]).contains("moved most: refusal rate"));
     let missing = refused(e, &["monitor", "drift", "support-bot", "--url", &url, "--baseline-release", "4"]);
     assert!(missing.contains("404") && missing.contains("has no release 4"), "{missing}");
-    let _ = stop.send(());
-    runtime.block_on(async {
-        server.0.await.unwrap().unwrap();
-        server.1.shutdown().await;
-    });
+    server.stop();
 }

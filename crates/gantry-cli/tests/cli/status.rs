@@ -105,29 +105,12 @@ fn status_shows_objectives_and_the_last_day_locally_and_from_a_server() {
     check_json(&ok(d, &["status", "--json"]));
 
     // The same through a server's API.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (url, stop, server) = runtime.block_on(async {
-        let raw = gantry_core::config::parse(CONFIG).unwrap();
-        let overrides = gantry_core::Overrides { data_dir: Some(d.join("data")), ..Default::default() };
-        let config = gantry_core::config::validate(raw, overrides).unwrap();
-        let service = gantry_core::Service::start(&config, gantry_core::Progress::Quiet).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = gantry_server::AppState::from_service(&service);
-        let server = tokio::spawn(gantry_server::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
-        (url, stop, (server, service))
-    });
+    let server = crate::BackgroundServer::start(CONFIG, &d.join("data"));
+    let url = server.url.clone();
     let elsewhere = tempfile::tempdir().unwrap();
     check_text(&ok(elsewhere.path(), &["status", "--url", &url]));
     check_json(&ok(elsewhere.path(), &["status", "--url", &url, "--json"]));
-    let _ = stop.send(());
-    runtime.block_on(async {
-        server.0.await.unwrap().unwrap();
-        server.1.shutdown().await;
-    });
+    server.stop();
     let out = gantry(elsewhere.path(), &["status", "--url", "http://127.0.0.1:9"]);
     assert!(!out.status.success());
 }
