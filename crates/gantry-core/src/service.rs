@@ -108,7 +108,7 @@ impl Service {
     pub async fn start(config: &Config, progress: Progress) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
         let providers = build_all(config, progress).await?;
-        Self::assemble(config, &providers, store)?.start_alerts(config).await
+        Self::assemble(config, &providers, store)
     }
 
     fn assemble(
@@ -124,7 +124,6 @@ impl Service {
         let objectives = config.objectives.clone().into();
         let telemetry = telemetry(config, &gateway, exporter.as_ref());
         let alerting = Arc::new(config.alerting.clone());
-        let watcher = config.deploy_watch_interval.map(|every| crate::deploy::spawn_watcher(gateway.clone(), every));
         Ok(Self {
             gateway,
             collections,
@@ -135,13 +134,18 @@ impl Service {
             alerting,
             writer,
             exporter,
-            watcher,
+            watcher: None,
             alerts: None,
         })
     }
 
-    /// Starts evaluating the alert rules in the background, carrying on from their stored states.
-    async fn start_alerts(mut self, config: &Config) -> Result<Self, StartError> {
+    /// Starts what a long-running server does besides serving: the deployment watcher (canary
+    /// bounds, adaptive experiments) and the alert rules, carrying on from their stored states.
+    /// One-shot commands (`gantry chat`, an eval run) leave them off, so they never change a
+    /// deployment or send a notification behind the user's back.
+    pub async fn start_monitors(mut self, config: &Config) -> Result<Self, StartError> {
+        self.watcher =
+            config.deploy_watch_interval.map(|every| crate::deploy::spawn_watcher(self.gateway.clone(), every));
         self.alerts = AlertRunner::spawn(&config.alerting, self.gateway.store().clone()).await?;
         Ok(self)
     }
@@ -152,7 +156,7 @@ impl Service {
         providers: &std::collections::HashMap<String, Arc<dyn gantry_providers::Provider>>,
     ) -> Result<Self, StartError> {
         let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
-        Self::assemble(config, providers, store)?.start_alerts(config).await
+        Self::assemble(config, providers, store)
     }
 
     /// The OTLP exporter's counters; `None` when no exporter is configured.

@@ -49,7 +49,7 @@ pub async fn run(ctx: &Context, listen: Option<String>, insecure: bool) -> anyho
     let mode = start_mode(addr.ip(), keys, insecure)?;
     let online = gantry_evals::online::parse_configs(&config.online_evaluators)
         .context("invalid [[online_evaluators]] in the config")?;
-    let service = Service::start(&config, Progress::Bar).await?;
+    let service = Service::start(&config, Progress::Bar).await?.start_monitors(&config).await?;
     let online_worker = if online.is_empty() {
         None
     } else {

@@ -35,7 +35,7 @@ impl TestServer {
         let raw = parse(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
         let config = validate(raw, Overrides { data_dir: Some(data_dir.path().to_path_buf()), ..Overrides::default() })
             .unwrap_or_else(|e| panic!("{e}\n{toml}"));
-        let service = Service::start(&config, Progress::Quiet).await.unwrap();
+        let service = Service::start(&config, Progress::Quiet).await.unwrap().start_monitors(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
