@@ -2,7 +2,9 @@
 //! each arm's error rate, latency, cost and scores with 95% intervals, and a test of each
 //! against the baseline arm, so an operator sees whether a difference is more than chance.
 
-use super::stats::{mean_interval, two_proportion_test, welch_test, wilson, Estimate, TestResult};
+use super::stats::{
+    nonnegative_interval, score_interval, score_test, two_proportion_test, welch_test, wilson, Estimate, TestResult,
+};
 use super::{deployment, DeployError, STABLE};
 use chrono::{DateTime, Duration, Utc};
 use gantry_store::Store;
@@ -78,7 +80,7 @@ fn tests(arm: &ArmTotals, baseline: &ArmTotals) -> ArmTests {
         scores: arm
             .scores
             .iter()
-            .filter_map(|(name, sums)| Some((name.clone(), welch_test(sums, baseline.scores.get(name)?)?)))
+            .filter_map(|(name, sums)| Some((name.clone(), score_test(sums, baseline.scores.get(name)?)?)))
             .collect(),
     }
 }
@@ -107,9 +109,9 @@ pub async fn compare(
             requests: arm.requests,
             errors: arm.errors,
             error_rate: wilson(arm.errors, arm.requests),
-            latency_ms: mean_interval(&arm.latency_ms),
-            cost_usd: mean_interval(&arm.cost_usd),
-            scores: arm.scores.iter().filter_map(|(name, s)| Some((name.clone(), mean_interval(s)?))).collect(),
+            latency_ms: nonnegative_interval(&arm.latency_ms),
+            cost_usd: nonnegative_interval(&arm.cost_usd),
+            scores: arm.scores.iter().filter_map(|(name, s)| Some((name.clone(), score_interval(s)?))).collect(),
             vs_baseline: baseline.filter(|b| *b != i).map(|b| tests(arm, &totals[b])),
         })
         .collect();

@@ -11,6 +11,12 @@ pub enum DeployError {
     TargetNotFound(String),
     #[error("no model named '{0}' in the config")]
     ModelNotFound(String),
+    #[error("model:{0} names no model in the config: a model: target is one of the configured model names")]
+    TargetModelNotFound(String),
+    #[error("{route} in {environment} has no release {number}")]
+    ReleaseNotFound { route: String, environment: String, number: u32 },
+    #[error("{route} already runs {target} as release {release}: a canary needs something new to compare")]
+    SameAsCurrent { route: String, target: String, release: u32 },
     #[error("--model applies to prompt and chain targets; a model: target already names its model")]
     ModelWithModelTarget,
     #[error("'{0}' is a model name in the config; a route needs a name of its own")]
@@ -19,7 +25,7 @@ pub enum DeployError {
     InvalidPercent(f64),
     #[error("{0} has no release yet: promote one before starting a canary")]
     NothingToCanaryAgainst(String),
-    #[error("{0} has a canary running: promote it fully (--full) or roll back first")]
+    #[error("{0} has a canary running: promote it fully (gantry deploy promote --full) or stop it (gantry deploy abort) first")]
     CanaryRunning(String),
     #[error("{0} has no canary running")]
     NoCanary(String),
@@ -50,6 +56,9 @@ impl DeployError {
             DeployError::InvalidName { .. } => "invalid_name",
             DeployError::TargetNotFound(_) => "target_not_found",
             DeployError::ModelNotFound(_) => "model_not_found",
+            DeployError::TargetModelNotFound(_) => "target_not_found",
+            DeployError::ReleaseNotFound { .. } => "release_not_found",
+            DeployError::SameAsCurrent { .. } => "same_as_current",
             DeployError::ModelWithModelTarget => "invalid_request",
             DeployError::RouteShadowsModel(_) => "route_shadows_model",
             DeployError::InvalidPercent(_) => "invalid_parameter",
@@ -76,7 +85,12 @@ impl DeployError {
             | DeployError::InvalidPercent(_)
             | DeployError::InvalidExperiment(_)
             | DeployError::InvalidGuard(_) => 400,
-            DeployError::TargetNotFound(_) | DeployError::ModelNotFound(_) | DeployError::NotDeployed { .. } => 404,
+            DeployError::TargetNotFound(_)
+            | DeployError::ModelNotFound(_)
+            | DeployError::TargetModelNotFound(_)
+            | DeployError::ReleaseNotFound { .. }
+            | DeployError::NotDeployed { .. } => 404,
+            DeployError::SameAsCurrent { .. } => 409,
             DeployError::NothingToCanaryAgainst(_)
             | DeployError::CanaryRunning(_)
             | DeployError::NoCanary(_)
@@ -93,7 +107,10 @@ impl DeployError {
     pub fn param(&self) -> Option<&'static str> {
         match self {
             DeployError::InvalidName { param, .. } => Some(param),
-            DeployError::TargetNotFound(_) => Some("target"),
+            DeployError::TargetNotFound(_)
+            | DeployError::TargetModelNotFound(_)
+            | DeployError::SameAsCurrent { .. } => Some("target"),
+            DeployError::ReleaseNotFound { .. } => Some("variants"),
             DeployError::ModelNotFound(_) | DeployError::ModelWithModelTarget => Some("model"),
             DeployError::RouteShadowsModel(_) => Some("route"),
             DeployError::InvalidPercent(_) => Some("canary"),

@@ -51,7 +51,9 @@ impl FromStr for VariantTarget {
                 .map(VariantTarget::Release)
                 .map_err(|_| format!("'{text}': release:N takes a number"));
         }
-        text.parse().map(VariantTarget::New).map_err(|e: gantry_types::TargetParseError| e.to_string())
+        text.parse().map(VariantTarget::New).map_err(|e: gantry_types::TargetParseError| {
+            format!("{e} (or current, or release:N for a release the route already has)")
+        })
     }
 }
 
@@ -105,7 +107,10 @@ fn validate(request: &ExperimentRequest) -> Result<(), DeployError> {
         if policy.metric.trim().is_empty() {
             return Err(invalid("adaptive mode needs a metric: a feedback or online evaluator name"));
         }
-        if !(policy.min_weight >= 0.0 && policy.min_weight * count as f64 <= 1.0) {
+        if !(policy.min_weight >= 0.0 && policy.min_weight.is_finite()) {
+            return Err(invalid(format!("min_weight is a share from 0 up, got {}", policy.min_weight)));
+        }
+        if policy.min_weight * count as f64 > 1.0 {
             return Err(invalid(format!(
                 "min_weight {} leaves no traffic to move between {count} variants",
                 policy.min_weight
@@ -136,7 +141,11 @@ pub async fn start_experiment(
             VariantTarget::New(target) => check_target(store, target, variant.model.as_deref(), models).await?,
             VariantTarget::Release(number) => {
                 if store.get_release(&request.route, &request.environment, *number).await?.is_none() {
-                    return Err(DeployError::TargetNotFound(format!("release {number} of {}", request.route)));
+                    return Err(DeployError::ReleaseNotFound {
+                        route: request.route.clone(),
+                        environment: request.environment.clone(),
+                        number: *number,
+                    });
                 }
             }
             VariantTarget::Current => {}
@@ -184,16 +193,21 @@ pub async fn start_experiment(
     Ok(next)
 }
 
-/// `name release N share%, ...`, for the history.
-fn describe(experiment: &Experiment) -> String {
+/// `name (release N) share%, ...`.
+fn describe_variants(experiment: &Experiment) -> String {
     let total: f64 = experiment.variants.iter().map(|v| v.weight).sum();
     let parts: Vec<String> = experiment
         .variants
         .iter()
         .map(|v| format!("{} (release {}) {:.1}%", v.name, v.release, 100.0 * v.weight / total.max(f64::MIN_POSITIVE)))
         .collect();
+    parts.join(", ")
+}
+
+/// The variants and the adaptive policy, for the history.
+fn describe(experiment: &Experiment) -> String {
     let adaptive = experiment.adaptive.as_ref().map(|a| format!("; adaptive on {}", a.metric)).unwrap_or_default();
-    format!("{}{adaptive}", parts.join(", "))
+    format!("{}{adaptive}", describe_variants(experiment))
 }
 
 /// Ends the experiment; the `winner`'s release becomes current, or without one the route
@@ -303,9 +317,10 @@ pub async fn reweight(
     }
     let mut next_experiment = experiment.clone();
     for (variant, weight) in next_experiment.variants.iter_mut().zip(&weights) {
-        variant.weight = *weight;
+        // Four decimals: finer than the Monte Carlo estimate can tell, and it reads cleanly.
+        variant.weight = (weight * 10_000.0).round() / 10_000.0;
     }
-    let reason = format!("Thompson sampling on {}: {}", policy.metric, describe(&next_experiment));
+    let reason = format!("Thompson sampling on {}: {}", policy.metric, describe_variants(&next_experiment));
     let next = Deployment {
         experiment: Some(next_experiment),
         updated_by: actor.to_string(),

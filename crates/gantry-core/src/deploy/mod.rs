@@ -97,7 +97,7 @@ pub async fn check_target(
                 return Err(DeployError::TargetNotFound(target.to_string()));
             }
         }
-        ReleaseTarget::Model { model } if !known(model) => return Err(DeployError::TargetNotFound(target.to_string())),
+        ReleaseTarget::Model { model } if !known(model) => return Err(DeployError::TargetModelNotFound(model.clone())),
         ReleaseTarget::Model { .. } => {}
     }
     match model {
@@ -189,6 +189,16 @@ pub async fn promote(
     }
     if current.as_ref().is_some_and(|d| d.canary.is_some()) {
         return Err(DeployError::CanaryRunning(request.route.clone()));
+    }
+    if let (Some(deployed), Some(_)) = (&current, request.canary_percent) {
+        let running = release_of(store, deployed, deployed.current).await?;
+        if running.target == request.target && running.model == request.model {
+            return Err(DeployError::SameAsCurrent {
+                route: request.route.clone(),
+                target: request.target.to_string(),
+                release: running.number,
+            });
+        }
     }
     let release = store
         .create_release(NewRelease {

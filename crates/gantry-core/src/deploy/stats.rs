@@ -74,6 +74,37 @@ fn two_sided(statistic: f64, cdf: impl Fn(f64) -> f64) -> f64 {
     (2.0 * (1.0 - cdf(statistic.abs()))).clamp(0.0, 1.0)
 }
 
+/// Whether every value summed is 0 or 1 (thumbs, pass/fail): then x² = x for each, so the
+/// sum of squares equals the sum, and the scores are a proportion.
+pub fn is_binary(sums: &MomentSums) -> bool {
+    sums.n > 0 && (sums.sum_sq - sums.sum).abs() < 1e-9 && sums.sum >= 0.0 && sums.sum <= sums.n as f64
+}
+
+/// A score's interval: Wilson for 0/1 scores (it stays inside 0..1), Student's t otherwise.
+pub fn score_interval(sums: &MomentSums) -> Option<Estimate> {
+    if is_binary(sums) {
+        wilson(sums.sum.round() as u64, sums.n)
+    } else {
+        mean_interval(sums)
+    }
+}
+
+/// A score's test: the two-proportion z-test when both arms' scores are 0/1, Welch's t-test
+/// otherwise.
+pub fn score_test(arm: &MomentSums, baseline: &MomentSums) -> Option<TestResult> {
+    if is_binary(arm) && is_binary(baseline) {
+        two_proportion_test((arm.sum.round() as u64, arm.n), (baseline.sum.round() as u64, baseline.n))
+    } else {
+        welch_test(arm, baseline)
+    }
+}
+
+/// A mean of a quantity that cannot be negative (latency, cost): the interval's low end is
+/// clipped at 0.
+pub fn nonnegative_interval(sums: &MomentSums) -> Option<Estimate> {
+    mean_interval(sums).map(|e| Estimate { low: e.low.max(0.0), ..e })
+}
+
 /// Pooled two-proportion z-test of `arm` (k of n) against `baseline`.
 pub fn two_proportion_test(arm: (u64, u64), baseline: (u64, u64)) -> Option<TestResult> {
     let ((k1, n1), (k2, n2)) = (arm, baseline);
@@ -102,11 +133,9 @@ pub fn welch_test(arm: &MomentSums, baseline: &MomentSums) -> Option<TestResult>
     let (a, b) = (v1 / n1, v2 / n2);
     let difference = m1 - m2;
     if a + b == 0.0 {
-        // Two constant samples: equal means are the same, different ones differ for sure.
-        let same = difference == 0.0;
-        let p_value = if same { 1.0 } else { 0.0 };
-        let statistic = if same { 0.0 } else { difference.signum() * f64::INFINITY };
-        return Some(TestResult { difference, statistic, p_value, significant: !same });
+        // Two constant samples: the t statistic is undefined (0/0 or infinite), and a p-value
+        // of 0 from a handful of identical values would overstate the evidence.
+        return None;
     }
     let t = difference / (a + b).sqrt();
     let df = (a + b).powi(2) / (a * a / (n1 - 1.0) + b * b / (n2 - 1.0));
@@ -168,9 +197,23 @@ mod tests {
         close(r.statistic, -2.455_356_4, 1e-6);
         close(r.p_value, 0.021_378_0, 1e-6);
         assert!(r.significant);
-        let same = welch_test(&sums(&[1.0, 1.0]), &sums(&[1.0, 1.0, 1.0])).unwrap();
-        assert_eq!(same.p_value, 1.0);
+        assert!(welch_test(&sums(&[1.0, 1.0]), &sums(&[2.0, 2.0, 2.0])).is_none(), "no variance, no t");
         assert!(welch_test(&sums(&[1.0]), &b).is_none(), "one value has no variance");
+    }
+
+    #[test]
+    fn binary_scores_are_tested_as_proportions() {
+        let thumbs = sums(&[1.0, 1.0, 0.0, 1.0]);
+        assert!(is_binary(&thumbs) && !is_binary(&sums(&[0.5, 1.0])));
+        let e = score_interval(&thumbs).unwrap();
+        assert_eq!((e.value, e.n), (0.75, 4));
+        assert!(e.low >= 0.0 && e.high <= 1.0);
+        // All up against all down on 45 and 30 scores: the z-test of 45/45 against 0/30.
+        let test = score_test(&sums(&[1.0; 45]), &sums(&[0.0; 30])).unwrap();
+        assert_eq!(Some(test), two_proportion_test((45, 45), (0, 30)));
+        assert!(test.significant);
+        let latency = nonnegative_interval(&sums(&[1.0, 100.0, 2.0])).unwrap();
+        assert_eq!(latency.low, 0.0);
     }
 
     #[test]

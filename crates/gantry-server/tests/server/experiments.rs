@@ -47,6 +47,8 @@ async fn a_canary_over_its_error_bound_is_stopped_by_the_watcher_and_compare_sho
             .await;
     assert_eq!((status, body["param"].as_str()), (StatusCode::BAD_REQUEST, Some("guard")));
 
+    let (status, body) = error_of(promote(json!({"target": "model:gpt", "canary": 10})).await).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("same_as_current")));
     let canary = json!({"target": "model:gpt-bad", "canary": 50, "guard": {"max_error_rate": 0.2, "min_requests": 10}});
     assert_eq!(promote(canary).await.status(), StatusCode::CREATED);
     let mut failed = 0;
@@ -108,6 +110,14 @@ async fn a_canary_over_its_error_bound_is_stopped_by_the_watcher_and_compare_sho
     let (status, _) = crate::ui::page(&server, "/ui/deployments/nowhere").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Bad query strings and bodies get OpenAI-shaped errors too.
+    let bad_limit = server.http.get(server.url("/api/deployments/support-bot/history?limit=abc")).send();
+    let (status, body) = error_of(bad_limit.await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")));
+    let (status, _) =
+        error_of(server.post("/api/deployments/support-bot/abort-canary", &json!({"reason": 5})).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     let bad_since = server.http.get(server.url("/api/deployments/support-bot/compare?since=yesterday")).send();
     let (status, body) = error_of(bad_since.await.unwrap()).await;
     assert_eq!((status, body["param"].as_str()), (StatusCode::BAD_REQUEST, Some("since")));
@@ -131,7 +141,7 @@ async fn an_adaptive_experiment_moves_traffic_to_the_liked_variant_and_stops_wit
         ),
         (
             json!({"variants": [{"name": "a", "target": "current"}, {"name": "b", "target": "release:9"}]}),
-            "target_not_found",
+            "release_not_found",
         ),
         (json!({"variants": [{"name": "a", "target": "current"}, {"name": "b", "target": "bogus"}]}), "invalid_target"),
     ] {

@@ -1,8 +1,9 @@
 //! `/api/alerts`: the alert rules with their states, their history, and test notifications.
 
 use crate::error::ApiError;
+use crate::extract::OpenAiQuery;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use gantry_core::alerts::{self, AlertError};
 use serde::Deserialize;
@@ -30,7 +31,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 /// History, newest first, with every delivery attempt.
 pub async fn history(
     State(state): State<AppState>,
-    Query(query): Query<HistoryQuery>,
+    OpenAiQuery(query): OpenAiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = match query.limit.filter(|l| !l.is_empty()) {
         None => 100,

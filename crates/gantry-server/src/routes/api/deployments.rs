@@ -2,9 +2,9 @@
 //! (optionally as a canary), promoting a canary fully, stopping it, and rollback.
 
 use crate::error::ApiError;
-use crate::extract::OpenAiJson;
+use crate::extract::{OpenAiJson, OpenAiQuery, OptionalJson};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use gantry_core::deploy::{
@@ -30,7 +30,10 @@ pub struct Filter {
 }
 
 /// Every deployment (or one route's) with its current and canary releases.
-pub async fn status(State(state): State<AppState>, Query(filter): Query<Filter>) -> Result<Json<Value>, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    OpenAiQuery(filter): OpenAiQuery<Filter>,
+) -> Result<Json<Value>, ApiError> {
     let data: Vec<DeploymentStatus> =
         deploy::status(state.gateway.store().as_ref(), filter.route.as_deref().filter(|r| !r.is_empty())).await?;
     Ok(Json(json!({"object": "list", "data": data})))
@@ -40,7 +43,7 @@ pub async fn status(State(state): State<AppState>, Query(filter): Query<Filter>)
 pub async fn history(
     State(state): State<AppState>,
     Path(route): Path<String>,
-    Query(filter): Query<Filter>,
+    OpenAiQuery(filter): OpenAiQuery<Filter>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
     let environment = filter.environment.filter(|e| !e.is_empty());
@@ -129,10 +132,10 @@ async fn step(
     state: AppState,
     principal: Principal,
     route: String,
-    body: Option<Json<EnvironmentBody>>,
+    body: Option<EnvironmentBody>,
     step: Step,
 ) -> Result<Json<Deployment>, ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let env = environment_of(body.environment);
     let (store, actor) = (state.gateway.store().as_ref(), principal.actor());
     let deployment = match step {
@@ -149,7 +152,7 @@ pub async fn rollback(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(route): Path<String>,
-    body: Option<Json<EnvironmentBody>>,
+    OptionalJson(body): OptionalJson<EnvironmentBody>,
 ) -> Result<Json<Deployment>, ApiError> {
     step(state, principal, route, body, Step::Rollback).await
 }
@@ -159,7 +162,7 @@ pub async fn promote_full(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(route): Path<String>,
-    body: Option<Json<EnvironmentBody>>,
+    OptionalJson(body): OptionalJson<EnvironmentBody>,
 ) -> Result<Json<Deployment>, ApiError> {
     step(state, principal, route, body, Step::PromoteFull).await
 }
@@ -169,7 +172,7 @@ pub async fn abort_canary(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(route): Path<String>,
-    body: Option<Json<EnvironmentBody>>,
+    OptionalJson(body): OptionalJson<EnvironmentBody>,
 ) -> Result<Json<Deployment>, ApiError> {
     step(state, principal, route, body, Step::AbortCanary).await
 }
@@ -186,7 +189,7 @@ pub struct CompareQuery {
 pub async fn compare(
     State(state): State<AppState>,
     Path(route): Path<String>,
-    Query(query): Query<CompareQuery>,
+    OpenAiQuery(query): OpenAiQuery<CompareQuery>,
 ) -> Result<Json<Comparison>, ApiError> {
     let since = match query.since.filter(|s| !s.is_empty()) {
         Some(text) => Some(chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()).map_err(|e| {
@@ -272,9 +275,9 @@ pub async fn stop_experiment(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(route): Path<String>,
-    body: Option<Json<StopBody>>,
+    OptionalJson(body): OptionalJson<StopBody>,
 ) -> Result<Json<Deployment>, ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let env = environment_of(body.environment);
     let winner = body.winner.filter(|w| !w.is_empty());
     let deployment =

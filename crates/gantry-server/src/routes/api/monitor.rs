@@ -1,8 +1,9 @@
 //! `GET /api/monitor/drift/{route}`: how far a route's recent calls drifted from a baseline.
 
 use crate::error::ApiError;
+use crate::extract::OpenAiQuery;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use gantry_core::monitor::{self, DriftParams, DriftReport, GatewayEmbedder, TextEmbedder};
 
@@ -10,7 +11,7 @@ use gantry_core::monitor::{self, DriftParams, DriftReport, GatewayEmbedder, Text
 pub async fn drift(
     State(state): State<AppState>,
     Path(route): Path<String>,
-    Query(params): Query<DriftParams>,
+    OpenAiQuery(params): OpenAiQuery<DriftParams>,
 ) -> Result<Json<DriftReport>, ApiError> {
     let query = params.into_query(&route, chrono::Utc::now()).map_err(ApiError::from_domain)?;
     // Without an embeddings model configured the other components still report.
