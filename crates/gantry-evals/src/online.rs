@@ -33,7 +33,7 @@ pub struct OnlineEvaluatorConfig {
     /// Share of the matching traces scored, 0 to 1 (default 1).
     #[serde(default = "everything")]
     pub sample: f64,
-    /// Only traces of this deployed route.
+    /// Only traces of this deployed route (with `model` too, both must match).
     #[serde(default)]
     pub route: Option<String>,
     /// Only traces that asked for this model.
@@ -101,6 +101,24 @@ pub fn parse_configs(raw: &[serde_json::Value]) -> Result<Vec<OnlineEvaluatorCon
                          json_schema or llm_judge"
                     ));
                 }
+                match &config.evaluator.kind {
+                    EvaluatorKind::Regex { pattern } => {
+                        if let Err(e) = crate::metrics::compile_regex(pattern) {
+                            problems.push(format!("online_evaluators[{i}] '{name}': {e}"));
+                        }
+                    }
+                    EvaluatorKind::JsonSchema { schema } => {
+                        if let Err(e) = crate::metrics::JsonSchemaValidator::new(schema) {
+                            problems.push(format!("online_evaluators[{i}] '{name}': {e}"));
+                        }
+                    }
+                    EvaluatorKind::LlmJudge { min, max, .. } if !(min < max) => {
+                        problems.push(format!(
+                            "online_evaluators[{i}] '{name}': the judge's min {min} must be below its max {max}"
+                        ));
+                    }
+                    _ => {}
+                }
                 if configs.iter().any(|c: &OnlineEvaluatorConfig| &c.evaluator.name == name) {
                     problems.push(format!("online_evaluators[{i}]: the name '{name}' is used twice"));
                 }
@@ -112,7 +130,7 @@ pub fn parse_configs(raw: &[serde_json::Value]) -> Result<Vec<OnlineEvaluatorCon
     if problems.is_empty() {
         Ok(configs)
     } else {
-        Err(EvalError::InvalidSuite { source_name: "online_evaluators".into(), message: problems.join("; ") })
+        Err(EvalError::InvalidOnlineEvaluators(problems.join("; ")))
     }
 }
 
@@ -192,7 +210,10 @@ impl OnlineEvaluation {
         for (config, scorers) in chosen {
             for (name, score) in scorers.score(&item, &output, Some(trace.id)).await {
                 let Some(value) = score.value else {
-                    tracing::debug!(trace = %trace.id, evaluator = %name, error = ?score.error, "online score skipped");
+                    // Said at warn: a judge that never answers in a readable form is otherwise
+                    // invisible (no score, nothing else to see).
+                    tracing::warn!(trace = %trace.id, evaluator = %name,
+                        error = score.error.as_deref().unwrap_or("no score"), "online evaluator gave no score");
                     continue;
                 };
                 let feedback = Feedback {

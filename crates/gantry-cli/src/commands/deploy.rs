@@ -395,7 +395,7 @@ fn status_table(list: &[DeploymentStatus]) -> String {
                 )
             };
             let canary = match (&s.deployment.canary, &s.canary_release, &s.deployment.experiment) {
-                (Some(c), Some(r), _) => format!("{}% {}", c.percent, release(r)),
+                (Some(c), Some(r), _) => format!("{}% {}{}", c.percent, release(r), experiments::describe_guard(c)),
                 (_, _, Some(e)) => experiments::describe_variants(e),
                 _ => "-".to_string(),
             };

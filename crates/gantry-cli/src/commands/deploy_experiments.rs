@@ -8,7 +8,9 @@ use crate::table;
 use anyhow::{bail, Context as _};
 use gantry_core::deploy::{self, ArmComparison, Comparison, ExperimentRequest, VariantSpec};
 use gantry_store::open_store;
-use gantry_types::{AdaptivePolicy, CanaryGuard, Deployment, Experiment, ScoreBound, DEFAULT_GUARD_MIN_REQUESTS};
+use gantry_types::{
+    AdaptivePolicy, Canary, CanaryGuard, Deployment, Experiment, ScoreBound, DEFAULT_GUARD_MIN_REQUESTS,
+};
 use reqwest::Method;
 use serde_json::json;
 
@@ -37,6 +39,19 @@ pub fn guard(
         min_score,
         min_requests: min_requests.unwrap_or(DEFAULT_GUARD_MIN_REQUESTS),
     }))
+}
+
+/// ` (stops: errors > 5%, thumbs < 0.7, after 20)`, or nothing without bounds.
+pub fn describe_guard(canary: &Canary) -> String {
+    let Some(guard) = &canary.guard else { return String::new() };
+    let mut bounds = Vec::new();
+    if let Some(rate) = guard.max_error_rate {
+        bounds.push(format!("errors > {}%", 100.0 * rate));
+    }
+    if let Some(score) = &guard.min_score {
+        bounds.push(format!("{} < {}", score.name, score.min));
+    }
+    format!(" (stops: {}, after {})", bounds.join(", "), guard.min_requests)
 }
 
 /// `a 50% #3, b 50% #4 (adaptive on thumbs)`.

@@ -111,6 +111,8 @@ fn guarded_canary_experiment_and_compare() {
         status[0]["canary"]["guard"],
         serde_json::json!({"max_error_rate": 0.05, "min_score": {"name": "thumbs", "min": 0.7}, "min_requests": 50})
     );
+    let table = ok(d, &["deploy", "status", "greet-bot"]);
+    assert!(table.contains("20% #2 prompt:greet@2 (stops: errors > 5%, thumbs < 0.7, after 50)"), "{table}");
     let compare = ok(d, &["deploy", "compare", "greet-bot"]);
     assert!(compare.contains("baseline none (no traffic yet)"), "{compare}");
     // An experiment waits for the canary to end.

@@ -9,6 +9,9 @@ pub enum EvalError {
     /// The suite file or body is not a valid suite.
     #[error("invalid eval suite {source_name}: {message}")]
     InvalidSuite { source_name: String, message: String },
+    /// `[[online_evaluators]]` in the config are not valid; every problem, joined.
+    #[error("invalid [[online_evaluators]]: {0}")]
+    InvalidOnlineEvaluators(String),
     /// The dataset the suite names cannot be loaded.
     #[error("{0}")]
     Dataset(String),
@@ -32,6 +35,7 @@ impl ErrorInfo for EvalError {
     fn code(&self) -> &'static str {
         match self {
             EvalError::InvalidSuite { .. } => "invalid_eval_suite",
+            EvalError::InvalidOnlineEvaluators(_) => "invalid_config",
             EvalError::Dataset(_) => "dataset_unavailable",
             EvalError::Target { .. } => "invalid_eval_target",
             EvalError::RunNotFound(_) => "eval_run_not_found",
@@ -43,7 +47,10 @@ impl ErrorInfo for EvalError {
 
     fn http_status(&self) -> u16 {
         match self {
-            EvalError::InvalidSuite { .. } | EvalError::Target { .. } | EvalError::InvalidParameter { .. } => 400,
+            EvalError::InvalidSuite { .. }
+            | EvalError::InvalidOnlineEvaluators(_)
+            | EvalError::Target { .. }
+            | EvalError::InvalidParameter { .. } => 400,
             EvalError::Dataset(_) => 400,
             EvalError::RunNotFound(_) => 404,
             EvalError::CannotResume { .. } => 409,

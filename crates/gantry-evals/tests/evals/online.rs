@@ -128,11 +128,16 @@ fn online_evaluator_configs_report_every_problem() {
         json!({"sample": 2.0, "evaluator": {"name": "a", "type": "regex", "pattern": "x"}}),
         json!({"evaluator": {"name": "b", "type": "exact_match"}}),
         json!({"evaluator": {"name": "c", "type": "json_valid"}, "unknown": 1}),
+        json!({"evaluator": {"name": "d", "type": "regex", "pattern": "(unclosed"}}),
+        json!({"evaluator": {"name": "e", "type": "llm_judge", "prompt": "j@1", "min": 5, "max": 1}}),
     ];
     let message = parse_configs(&raw).unwrap_err().to_string();
     assert!(message.contains("[0] 'a': sample is a share in 0..1"), "{message}");
     assert!(message.contains("[1] 'b': this evaluator compares with an expected output"), "{message}");
     assert!(message.contains("online_evaluators[2]: unknown field `unknown`"), "{message}");
+    assert!(message.contains("online_evaluators[3] 'd': ") && message.contains("(unclosed"), "{message}");
+    assert!(message.contains("[4] 'e': the judge's min 5 must be below its max 1"), "{message}");
+    assert!(message.starts_with("invalid [[online_evaluators]]: "), "{message}");
     let sampled = parse_configs(&[json!({"sample": 0.3, "evaluator": {"name": "s", "type": "json_valid"}})]).unwrap();
     let hits = (0..2000).filter(|i| sampled[0].selects(&live_trace(&format!("{i}"), "x", 1, None))).count();
     assert!((500..700).contains(&hits), "a 30% sample picked {hits} of 2000");
