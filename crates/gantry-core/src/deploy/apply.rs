@@ -33,7 +33,29 @@ pub async fn apply_deployment(
         return Ok(None);
     }
     let internal = |e: gantry_store::StoreError| GatewayError::Internal(e.to_string());
+    if !gantry_types::is_resource_name(&environment) {
+        return Err(GatewayError::Rejected {
+            status: 400,
+            code: "invalid_parameter",
+            message: format!("'{environment}' is not an environment name (letters, digits, '-', '_' or '.')"),
+            param: Some("x-gantry-environment".to_string()),
+        });
+    }
     let Some(deployment) = cache.deployment(store, &request.model, &environment).await.map_err(internal)? else {
+        // A route deployed elsewhere: say so, rather than that no such model exists.
+        let elsewhere = cache.environments_of(store, &request.model).await.map_err(internal)?;
+        if !elsewhere.is_empty() {
+            return Err(GatewayError::Rejected {
+                status: 404,
+                code: "model_not_found",
+                message: format!(
+                    "the route '{}' is not deployed in {environment}; it is in {} (pick one with x-gantry-environment)",
+                    request.model,
+                    elsewhere.join(", ")
+                ),
+                param: Some("x-gantry-environment".to_string()),
+            });
+        }
         return Ok(None);
     };
     let sticky = session.or_else(|| request.user.clone());

@@ -53,6 +53,14 @@ impl DeploymentCache {
         Ok(self.map(store).await?.get(&(route.to_string(), environment.to_string())).cloned())
     }
 
+    /// The environments `route` is deployed in, sorted.
+    pub async fn environments_of(&self, store: &dyn Store, route: &str) -> Result<Vec<String>, StoreError> {
+        let mut found: Vec<String> =
+            self.map(store).await?.keys().filter(|(r, _)| r == route).map(|(_, e)| e.clone()).collect();
+        found.sort();
+        Ok(found)
+    }
+
     /// One release.
     pub async fn release(
         &self,

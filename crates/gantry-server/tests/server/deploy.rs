@@ -121,9 +121,10 @@ async fn environments_are_apart_and_bad_promotions_say_why() {
     push(&server, "v1").await;
     let staging = json!({"target": "model:gpt-big", "environment": "staging"});
     assert_eq!(server.post("/api/deployments/support-bot/promote", &staging).await.status(), StatusCode::CREATED);
-    // Production has no release of the route: the name is unknown there.
+    // Production has no release of the route: the error says where it is deployed.
     let (status, body) = error_of(ask(&server, "s").await).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("model_not_found")));
+    assert!(body["message"].as_str().unwrap().contains("not deployed in production; it is in staging"), "{body}");
     let response = server
         .http
         .post(server.url("/v1/chat/completions"))
