@@ -112,7 +112,7 @@ pub fn parse_configs(raw: &[serde_json::Value]) -> Result<Vec<OnlineEvaluatorCon
                             problems.push(format!("online_evaluators[{i}] '{name}': {e}"));
                         }
                     }
-                    EvaluatorKind::LlmJudge { min, max, .. } if !(min < max) => {
+                    EvaluatorKind::LlmJudge { min, max, .. } if min >= max || min.is_nan() || max.is_nan() => {
                         problems.push(format!(
                             "online_evaluators[{i}] '{name}': the judge's min {min} must be below its max {max}"
                         ));
