@@ -20,10 +20,22 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// A value with at most four decimals and no trailing zeros (a drift score of
+/// 0.6508951946 reads 0.6509; an error rate of 1 reads 1).
+fn readable(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    if trimmed.is_empty() || trimmed == "-" {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
 /// The text of a notification, e.g. `[FIRING] high-errors (critical): error_rate = 0.25 > 0.05 ...`.
 pub fn summary(n: &Notification) -> String {
     let e = &n.event;
-    let value = e.value.map_or_else(|| "no data".to_string(), |v| format!("{v}"));
+    let value = e.value.map_or_else(|| "no data".to_string(), readable);
     let scope = if n.filter.is_empty() {
         String::new()
     } else {
@@ -295,6 +307,18 @@ impl Notify for WebhookNotifier {
                     }
                 });
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_read_with_at_most_four_decimals() {
+        let cases =
+            [(0.650_895_194_6, "0.6509"), (1.0, "1"), (0.25, "0.25"), (1250.5, "1250.5"), (0.0, "0"), (-2.0, "-2")];
+        for (value, text) in cases {
+            assert_eq!(super::readable(value), text);
         }
     }
 }
