@@ -112,6 +112,7 @@ fn interval(e: Option<&deploy::stats::Estimate>, scale: f64, decimals: usize) ->
 
 fn p_value(test: Option<&deploy::stats::TestResult>) -> String {
     match test {
+        Some(t) if t.p_value < 0.001 => format!("p<0.001{}", if t.significant { " *" } else { "" }),
         Some(t) => format!("p={:.3}{}", t.p_value, if t.significant { " *" } else { "" }),
         None => String::new(),
     }
@@ -162,7 +163,9 @@ fn comparison_table(c: &Comparison) -> String {
     );
     let rows: Vec<Vec<String>> = c.arms.iter().flat_map(arm_rows).collect();
     out.push_str(&table::render(&["ARM", "METRIC", "VALUE [95% CI]", "VS BASELINE"], &rows));
-    out.push_str("* significant at 5% (two-proportion z-test for error rates, Welch's t-test for means)\n");
+    out.push_str(
+        "* significant at 5% (two-proportion z-test for error rates and 0/1 scores, Welch's t-test for other means)\n",
+    );
     out
 }
 
