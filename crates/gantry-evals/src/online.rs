@@ -49,28 +49,14 @@ fn everything() -> f64 {
 
 impl OnlineEvaluatorConfig {
     /// Whether `trace` is one this evaluator looks at: a finished chat call of its route or
-    /// model, inside its sample. The sample is drawn from the trace id's random bits, so a
+    /// model, inside its sample. The sample is drawn from a stable hash of the trace id, so a
     /// restart makes the same choice.
     pub fn selects(&self, trace: &TraceRecord) -> bool {
         let route_ok = self.route.as_ref().is_none_or(|r| trace.deployment.as_ref().is_some_and(|d| &d.route == r));
         let model_ok = self.model.as_ref().is_none_or(|m| &trace.requested_model == m);
-        let position = (sample_hash(trace.id) >> 11) as f64 / (1u64 << 53) as f64;
+        let position = gantry_core::deploy::stable_fraction(&[&trace.id.to_string()]);
         route_ok && model_ok && position < self.sample
     }
-}
-
-/// A uniform 64-bit number from a trace id. A UUIDv7's bits are not all random (the time, the
-/// version and variant, a counter), so both halves go through MurmurHash3's finaliser.
-fn sample_hash(id: TraceId) -> u64 {
-    fn mix(mut h: u64) -> u64 {
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-    let (high, low) = id.0.as_u64_pair();
-    mix(high ^ mix(low))
 }
 
 /// A judge's score on its own scale (e.g. 1-5) as a share in 0..1, so online scores compare

@@ -191,10 +191,8 @@ pub async fn start(
         Some(url) => {
             let variants: Vec<_> = specs
                 .iter()
-                .zip(variants)
-                .map(|(spec, text)| {
-                    let target = text.split_once('=').map(|(_, t)| t).unwrap_or_default();
-                    json!({"name": spec.name, "weight": spec.weight, "target": target, "model": spec.model})
+                .map(|spec| {
+                    json!({"name": spec.name, "weight": spec.weight, "target": spec.target.to_string(), "model": spec.model})
                 })
                 .collect();
             let body = json!({"environment": environment, "variants": variants, "adaptive": adaptive});
@@ -206,11 +204,8 @@ pub async fn start(
             let config = ctx.load_config(None)?;
             let models: Vec<String> = config.models.iter().map(|m| m.name.clone()).collect();
             let request = ExperimentRequest { route, environment, variants: specs, adaptive, actor: actor() };
-            with_store(
-                ctx,
-                |store| async move { Ok(deploy::start_experiment(store.as_ref(), request, &models).await?) },
-            )
-            .await?
+            let store = open_store(config.database_url.as_deref(), &config.data_dir).await?;
+            deploy::start_experiment(store.as_ref(), request, &models).await?
         }
     };
     let experiment = deployment.experiment.as_ref().context("the server answered without an experiment")?;

@@ -5,7 +5,7 @@
 use super::stats::{
     nonnegative_interval, score_interval, score_test, two_proportion_test, welch_test, wilson, Estimate, TestResult,
 };
-use super::{deployment, DeployError, STABLE};
+use super::{canary_started_at, deployment, DeployError, STABLE};
 use chrono::{DateTime, Duration, Utc};
 use gantry_store::Store;
 use gantry_types::{ArmTotals, Deployment};
@@ -55,8 +55,8 @@ async fn default_since(store: &dyn Store, deployment: &Deployment) -> Result<Dat
         return Ok(experiment.started_at);
     }
     if let Some(canary) = &deployment.canary {
-        if let Some(release) = store.get_release(&deployment.route, &deployment.environment, canary.release).await? {
-            return Ok(release.created_at);
+        if let Some(started) = canary_started_at(store, deployment, canary).await? {
+            return Ok(started);
         }
     }
     Ok(Utc::now() - Duration::days(1))

@@ -38,6 +38,17 @@ pub struct VariantSpec {
     pub model: Option<String>,
 }
 
+impl std::fmt::Display for VariantTarget {
+    /// As it is written on the command line and in the API: the inverse of `from_str`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VariantTarget::Current => f.write_str("current"),
+            VariantTarget::Release(number) => write!(f, "release:{number}"),
+            VariantTarget::New(target) => write!(f, "{target}"),
+        }
+    }
+}
+
 impl FromStr for VariantTarget {
     type Err = String;
 
@@ -298,14 +309,11 @@ pub async fn reweight(
         .variants
         .iter()
         .map(|v| {
+            // The store adds up one arm per release and variant.
             arms.iter()
-                .filter(|a| a.variant == v.name && a.release == v.release)
-                .filter_map(|a| a.scores.get(&policy.metric))
-                .fold(MomentSums::default(), |acc, s| MomentSums {
-                    n: acc.n + s.n,
-                    sum: acc.sum + s.sum,
-                    sum_sq: acc.sum_sq + s.sum_sq,
-                })
+                .find(|a| a.variant == v.name && a.release == v.release)
+                .and_then(|a| a.scores.get(&policy.metric).copied())
+                .unwrap_or_default()
         })
         .collect();
     let seed = scores.iter().map(|s| s.n).sum::<u64>() ^ u64::from(deployment.current);
@@ -353,6 +361,9 @@ mod tests {
         let v: VariantSpec = "control=current".parse().unwrap();
         assert_eq!((v.weight, v.target), (1.0, VariantTarget::Current));
         assert_eq!("old=release:3".parse::<VariantSpec>().unwrap().target, VariantTarget::Release(3));
+        for text in ["current", "release:3", "prompt:support@8", "model:gpt"] {
+            assert_eq!(text.parse::<VariantTarget>().unwrap().to_string(), text);
+        }
         assert!("x:heavy=current".parse::<VariantSpec>().unwrap_err().contains("not a number"));
         assert!("nothing".parse::<VariantSpec>().unwrap_err().contains("NAME[:WEIGHT]=TARGET"));
     }

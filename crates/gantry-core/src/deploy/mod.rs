@@ -20,7 +20,7 @@ pub use error::DeployError;
 pub use experiment::{
     reweight, start_experiment, stop_experiment, thompson_weights, ExperimentRequest, VariantSpec, VariantTarget,
 };
-pub use resolve::{assign_variant, Resolved, CANARY, STABLE};
+pub use resolve::{assign_variant, stable_fraction, Resolved, CANARY, STABLE};
 pub use watch::{spawn_watcher, watch_once, WatchAction, WATCH_ACTOR};
 
 use chrono::{DateTime, Utc};
@@ -341,6 +341,15 @@ pub async fn rollback(
     replace(store, Some(&current), &next, &change).await?;
     tracing::info!(route, environment, from = current.current, to = previous, "rolled back");
     Ok(next)
+}
+
+/// When the canary began: its release's creation (a canary always gets a new release).
+async fn canary_started_at(
+    store: &dyn Store,
+    deployment: &Deployment,
+    canary: &Canary,
+) -> Result<Option<DateTime<Utc>>, DeployError> {
+    Ok(store.get_release(&deployment.route, &deployment.environment, canary.release).await?.map(|r| r.created_at))
 }
 
 async fn release_of(store: &dyn Store, deployment: &Deployment, number: u32) -> Result<Release, DeployError> {

@@ -38,9 +38,15 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Where a sticky key falls in [0, 1): the top 53 bits of its mixed hash with `salt`.
+/// Where `parts` fall in [0, 1), the same in every process: the top 53 bits of their mixed
+/// hash. Sticky arms and deterministic samples (online evaluators) both draw from it.
+pub fn stable_fraction(parts: &[&str]) -> f64 {
+    (mix(fnv1a(parts)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Where a sticky key falls in [0, 1), salted so a new canary or experiment reshuffles.
 fn position(route: &str, salt: &str, key: &str) -> f64 {
-    (mix(fnv1a(&[route, salt, key])) >> 11) as f64 / (1u64 << 53) as f64
+    stable_fraction(&[route, salt, key])
 }
 
 fn resolved(deployment: &Deployment, release: u32, variant: &str) -> Resolved {

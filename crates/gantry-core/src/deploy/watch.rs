@@ -2,7 +2,7 @@
 //! crossed its bound, and moves adaptive experiments' weights, each change in the history
 //! under the actor `gantry-watch` with the numbers that caused it.
 
-use super::{abort_canary, reweight, DeployError, CANARY};
+use super::{abort_canary, canary_started_at, reweight, DeployError, CANARY};
 use crate::gateway::Gateway;
 use gantry_store::Store;
 use gantry_types::{Canary, CanaryGuard, Deployment};
@@ -29,10 +29,8 @@ async fn guard_breach(
     canary: &Canary,
     guard: &CanaryGuard,
 ) -> Result<Option<String>, DeployError> {
-    let Some(release) = store.get_release(&deployment.route, &deployment.environment, canary.release).await? else {
-        return Ok(None);
-    };
-    let arms = store.arm_totals(&deployment.route, &deployment.environment, release.created_at).await?;
+    let Some(started) = canary_started_at(store, deployment, canary).await? else { return Ok(None) };
+    let arms = store.arm_totals(&deployment.route, &deployment.environment, started).await?;
     let Some(arm) = arms.iter().find(|a| a.release == canary.release && a.variant == CANARY) else {
         return Ok(None);
     };
